@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         SecretStr("riskscore-development-key-change-me"),
         description="HMAC key for identifier hashing. Set a secret value in production.",
     )
+    cluster_max_size: int = Field(
+        500, ge=1, description="Largest linked-account cluster the store explores for one account."
+    )
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'riskscore.db').resolve()}"

@@ -1,0 +1,190 @@
+"""Everyday money movement of every account, good or not.
+
+Good accounts are heterogeneous: most sell a little, a few sell a lot; some have an
+issuing card or a financial account; they get refunds, disputes and ACH returns at
+honest base rates. Fraud typologies add their own movement on top (``typologies``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from riskscore.simulate import vocab
+from riskscore.simulate.events import (
+    CK,
+    MC,
+    RC,
+    lognormal_amounts,
+    movements,
+    poisson_times,
+    round_to,
+)
+from riskscore.simulate.population import DAY, HOUR
+from riskscore.simulate.world import Behaviour, World
+
+SERVICE_MCCS = {"7230", "7299", "7372", "7392", "8299", "1520", "7349", "7538", "0742", "8011"}
+GOOD_CARD_CATEGORIES = np.array([MC[c] for c in vocab.CARD_MERCHANT_CATEGORIES])
+GOOD_CARD_WEIGHTS = np.array([0.16, 0.14, 0.12, 0.12, 0.14, 0.1, 0.08, 0.07, 0.05, 0.012,
+                              0.008])
+MAX_DISPUTE_DELAY_DAYS = 110
+
+
+def plan_behaviour(world: World) -> Behaviour:
+    """Draw every account's everyday behaviour."""
+    rng, pop, horizon = world.rng, world.pop, world.cfg.horizon
+    n = pop.n
+    churn = rng.random(n) < 0.25
+    active_end = np.where(churn, pop.signup_t + rng.exponential(150 * DAY, n).astype(np.int64),
+                          horizon)
+    dormant = rng.random(n) < 0.22
+    charge_rate = np.where(dormant, 0.004, rng.lognormal(np.log(0.045), 1.15, n))
+    mcc_codes = np.array([m[0] for m in vocab.MCCS])[pop.mcc]
+    service = np.isin(mcc_codes, list(SERVICE_MCCS))
+    ticket = rng.lognormal(np.log(4_500), 0.8, n) * np.where(service, 2.2, 1.0)
+    has_card = rng.random(n) < 0.25
+    has_treasury = rng.random(n) < 0.30
+    instant_user = rng.random(n) < 0.08
+    interval = np.select([charge_rate > 0.5, charge_rate > 0.05], [1, 7], default=30)
+    return Behaviour(
+        active_end=np.minimum(active_end, horizon),
+        fraud_start=np.full(n, -1, np.int64),
+        fraud_end=np.full(n, -1, np.int64),
+        charge_rate=charge_rate,
+        ticket=ticket,
+        refund_p=rng.beta(1.2, 40, n),
+        dispute_p=np.minimum(rng.lognormal(np.log(0.0015), 0.9, n), 0.02),
+        international_p=rng.beta(1.0, 12.0, n),
+        round_p=np.where(service, 0.45, 0.08),
+        card_rate=np.where(has_card, rng.lognormal(np.log(0.03), 0.8, n), 0.0),
+        treasury_rate=np.where(has_treasury, rng.lognormal(np.log(0.012), 0.8, n), 0.0),
+        login_rate=rng.lognormal(np.log(0.05), 0.7, n),
+        instant_p=np.where(instant_user, 0.5, 0.0),
+        payout_interval=interval,
+        payout_float=np.where(has_card | has_treasury, 2 * ticket, 0).astype(np.int64),
+    )
+
+
+def add_business_days(t: np.ndarray, days: np.ndarray, start: np.datetime64) -> np.ndarray:
+    """``t`` plus ``days`` business days (weekends skipped), keeping the time of day."""
+    day = (start + (t // DAY).astype("timedelta64[D]")).astype("datetime64[D]")
+    target = np.busday_offset(day, days.astype(np.int64), roll="forward")
+    return (target - start).astype(np.int64) * DAY + t % DAY
+
+
+def sell(world: World, acct: np.ndarray, t: np.ndarray, amount: np.ndarray,
+         refund_p: np.ndarray, dispute_p: np.ndarray, international: np.ndarray) -> None:
+    """Charges, and the refunds and disputes that follow some of them."""
+    rng, ids = world.rng, world.ids
+    charges = movements(ids, acct, t, "charge", amount, international=international)
+    world.movements.append(charges)
+    refunded = rng.random(len(acct)) < refund_p
+    partial = rng.random(refunded.sum()) < 0.3
+    r_amount = amount[refunded] * np.where(partial, rng.uniform(0.2, 0.8, partial.size), 1.0)
+    world.movements.append(movements(
+        ids, acct[refunded], t[refunded] + rng.exponential(4 * DAY, refunded.sum()).astype(int)
+        + HOUR, "refund", r_amount, related=charges["mid"][refunded]))
+    disputed = (rng.random(len(acct)) < dispute_p) & ~refunded
+    delay = np.minimum(3 * DAY + rng.gamma(2.0, 12 * DAY, disputed.sum()),
+                       MAX_DISPUTE_DELAY_DAYS * DAY).astype(np.int64)
+    world.movements.append(movements(
+        ids, acct[disputed], t[disputed] + delay, "dispute", amount[disputed],
+        related=charges["mid"][disputed]))
+
+
+def spend_on_card(world: World, acct: np.ndarray, t: np.ndarray, amount: np.ndarray,
+                  category: np.ndarray, international: np.ndarray, kind: np.ndarray, *,
+                  over_factor: np.ndarray | None = None, merchant: np.ndarray | None = None,
+                  multi_p: float = 0.02) -> None:
+    """Issuing card use: an authorisation for ``amount``, then its capture.
+
+    Force captures have no authorisation; over-captures capture ``over_factor`` times
+    the authorised amount; a share ``multi_p`` is captured a second time.
+    """
+    rng, ids = world.rng, world.ids
+    n = len(acct)
+    if merchant is None:
+        merchant = rng.integers(0, 50_000, n)
+    if over_factor is None:
+        over_factor = rng.uniform(1.1, 1.3, n)
+    forced = kind == CK["force"]
+    auth = movements(ids, acct[~forced], t[~forced], "card_authorization", amount[~forced],
+                     merchant_category=category[~forced], international=international[~forced],
+                     counterparty=merchant[~forced])
+    world.movements.append(auth)
+    delay = rng.exponential(0.8 * DAY, n).astype(np.int64) + 60
+    auth_of = np.full(n, -1, np.int64)
+    auth_of[~forced] = auth["mid"]
+    captured = amount * np.where(kind == CK["over"], over_factor, 1.0)
+    world.movements.append(movements(
+        ids, acct, t + delay, "card_capture", captured, merchant_category=category,
+        international=international, counterparty=merchant, related=auth_of, capture_kind=kind))
+    multi = ~forced & (rng.random(n) < multi_p)
+    world.movements.append(movements(
+        ids, acct[multi], t[multi] + delay[multi] + DAY, "card_capture",
+        amount[multi] * rng.uniform(0.1, 0.5, multi.sum()), merchant_category=category[multi],
+        international=international[multi], counterparty=merchant[multi],
+        related=auth_of[multi], capture_kind=CK["multi"]))
+
+
+def everyday_movements(world: World) -> None:
+    """Baseline selling, card spend and treasury flows for every account."""
+    rng, pop, b = world.rng, world.pop, world.b
+    accts = np.arange(pop.n)
+    # Selling.
+    a, t = poisson_times(rng, accts, pop.signup_t + HOUR, b.active_end, b.charge_rate)
+    amount = round_to(lognormal_amounts(rng, b.ticket[a], 0.6), rng.random(len(a)) < b.round_p[a],
+                      1_000)
+    sell(world, a, t, amount, b.refund_p[a], b.dispute_p[a],
+         rng.random(len(a)) < b.international_p[a])
+    # Issuing card spend: restaurants add tips (legitimate over-captures), offline
+    # terminals occasionally force-capture.
+    a, t = poisson_times(rng, accts, pop.signup_t + DAY, b.active_end, b.card_rate)
+    category = rng.choice(GOOD_CARD_CATEGORIES, len(a), p=GOOD_CARD_WEIGHTS).astype(np.int8)
+    tip = (category == MC["restaurants"]) & (rng.random(len(a)) < 0.7)
+    kind = np.where(tip, CK["over"], CK["normal"])
+    kind = np.where(rng.random(len(a)) < 0.002, CK["force"], kind).astype(np.int8)
+    spend_on_card(world, a, t, lognormal_amounts(rng, b.ticket[a] * 0.8, 0.7), category,
+                  rng.random(len(a)) < 0.08, kind)
+    treasury_flows(world, accts)
+
+
+def treasury_flows(world: World, accts: np.ndarray) -> None:
+    """Financial-account users: credits in, some pull funding, bills out, transfers out."""
+    rng, pop, b = world.rng, world.pop, world.b
+    start = np.datetime64(world.cfg.start.replace(tzinfo=None), "D")
+    rate = b.treasury_rate[accts]
+    a, t = poisson_times(rng, accts, pop.signup_t[accts] + DAY, b.active_end[accts], rate)
+    credit_amount = round_to(lognormal_amounts(rng, b.ticket[a] * 6, 0.8),
+                             rng.random(len(a)) < 0.3, 10_000)
+    credits = movements(world.ids, a, t, "received_credit", credit_amount,
+                        counterparty=rng.integers(0, 200_000, len(a)))
+    world.movements.append(credits)
+    a2, t2 = poisson_times(rng, accts, pop.signup_t[accts] + DAY, b.active_end[accts], rate * 0.5)
+    pull_amount = round_to(lognormal_amounts(rng, b.ticket[a2] * 5, 0.7),
+                           rng.random(len(a2)) < 0.6, 10_000)
+    pulls = movements(world.ids, a2, t2, "ach_pull", pull_amount,
+                      counterparty=a2 + 1_000_000_000)  # the account's own external bank
+    world.movements.append(pulls)
+    returned = rng.random(len(a2)) < 0.012  # R01: insufficient funds at the other bank
+    world.movements.append(movements(
+        world.ids, a2[returned],
+        add_business_days(t2[returned], rng.integers(1, 5, returned.sum()), start),
+        "ach_return", pull_amount[returned], related=pulls["mid"][returned],
+        return_code=RC["R01"], counterparty=pulls["counterparty"][returned]))
+    # Money in is mostly spent later, partly: bills (received debits) and transfers out.
+    inflow_acct = np.concatenate([a, a2])
+    inflow_t = np.concatenate([t, t2])
+    inflow_amount = np.concatenate([credit_amount, pull_amount])
+    spend = rng.random(len(inflow_acct)) < 0.7
+    out_t = inflow_t[spend] + rng.exponential(5 * DAY, spend.sum()).astype(np.int64) + 2 * HOUR
+    out_amount = inflow_amount[spend] * rng.uniform(0.2, 0.85, spend.sum())
+    debit = rng.random(spend.sum()) < 0.4
+    keep = out_t < b.active_end[inflow_acct[spend]]
+    world.movements.append(movements(
+        world.ids, inflow_acct[spend][keep & debit], out_t[keep & debit], "received_debit",
+        out_amount[keep & debit], counterparty=rng.integers(0, 100_000, (keep & debit).sum())))
+    transfer = keep & ~debit
+    world.movements.append(movements(
+        world.ids, inflow_acct[spend][transfer], out_t[transfer], "outbound_transfer",
+        out_amount[transfer], international=rng.random(transfer.sum()) < 0.05,
+        counterparty=rng.integers(0, 100_000, transfer.sum())))

@@ -1,0 +1,63 @@
+"""Engines and sessions for the store: a SQLite file by default, PostgreSQL by URL.
+
+SQLite connections get WAL (readers never block the writer), enforced foreign keys, a
+busy timeout and a larger page cache. pysqlite's own transaction handling is switched off
+and ``BEGIN`` is emitted by SQLAlchemy instead, so SAVEPOINTs work (``record_application``
+relies on them) and a writer can ask for ``BEGIN IMMEDIATE`` with the execution option
+``sqlite_begin_immediate=True`` to take the write lock up front.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from riskscore.settings import get_settings
+
+SQLITE_PRAGMAS: tuple[str, ...] = (
+    "journal_mode=WAL",
+    "synchronous=NORMAL",
+    "foreign_keys=ON",
+    "busy_timeout=10000",
+    "cache_size=-65536",  # 64 MiB
+    "temp_store=MEMORY",
+)
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for ``url`` (default: the settings' database URL).
+
+    A SQLite file's parent directory is created. Extra keyword arguments go to
+    :func:`sqlalchemy.create_engine`.
+    """
+    url_obj = make_url(url or get_settings().resolved_database_url())
+    if url_obj.get_backend_name() != "sqlite":
+        return create_engine(url_obj, pool_pre_ping=True, **kwargs)
+    if url_obj.database and url_obj.database != ":memory:":
+        Path(url_obj.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url_obj, **kwargs)
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to ``engine``; objects stay readable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # autocommit at driver level; see _sqlite_begin
+    cursor = dbapi_connection.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    immediate = connection.get_execution_options().get("sqlite_begin_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

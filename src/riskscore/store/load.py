@@ -1,0 +1,326 @@
+"""Bulk-load a directory of contract Parquet files (:mod:`riskscore.schema`) into the store.
+
+Fast and memory-bounded: files are read in Arrow batches of ``chunk_rows``, identifiers
+are hashed per distinct value (cached), and rows are written with ``executemany`` on
+SQLite or ``COPY`` on PostgreSQL (:mod:`riskscore.store.bulk`).
+
+Semantics: a dataset adds *new* accounts. The whole load is one transaction. Before
+anything is written, account ids repeated in ``accounts.parquet`` or already in the
+store raise :class:`DuplicateAccount` naming them; any other row the store rejects (an
+event of an unknown account, a repeated ``movement_id``, a missing required value)
+rolls the whole load back and raises :class:`InvalidData` naming the file. Either way the
+store is left exactly as it was. Loading twice therefore fails cleanly instead of
+duplicating events, which have no natural key to upsert on (logins, changes).
+
+What is stored from each file:
+
+- ``accounts.parquet`` (required): the account row, and its email, phone, address, tax id
+  and bank account as identifiers first seen at ``created_at``. Names are not stored.
+- ``signup_sessions.parquet``: the hashed signup, and its device, IP and IP /24.
+- ``labels.parquet``: ``known_fraud`` rows for fraudulent accounts whose label became known
+  (``is_fraud`` and ``label_known_at`` not null), from ``label_known_at``.
+- ``logins.parquet``: logins, and the device, IP and /24 of *successful* logins as
+  identifiers (a failed attempt is not the account's own identifier: counting it would
+  link every victim of one credential-stuffing device into a cluster).
+- ``changes.parquet``: changes, and their device, IP, /24 and new bank account, email or
+  phone as identifiers.
+- ``movements.parquet``: movements, as they are.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import exc as sa_exc
+
+from riskscore import schema
+from riskscore.store.bulk import BulkWriter, bulk_writer
+from riskscore.store.errors import DuplicateAccount, InvalidData
+from riskscore.store.hashing import CHANGE_KINDS, IdentifierHasher
+from riskscore.store.models import Account, Change, KnownFraud, Login, Movement, Signup
+from riskscore.store.types import arrow_to_db
+
+DEFAULT_CHUNK_ROWS = 50_000
+_IN_CHUNK = 10_000  # ids per IN (...) query, well under SQLite's variable limit
+_REJECTED = (sa_exc.IntegrityError, sa_exc.DataError, psycopg.IntegrityError, psycopg.DataError)
+
+
+def load_dataset(
+    data_dir: str | Path,
+    engine: Engine,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    hasher: IdentifierHasher | None = None,
+) -> dict[str, int]:
+    """Load the contract files in ``data_dir`` into the (migrated) store at ``engine``.
+
+    Returns the number of rows written per table (for ``identifiers``: rows sent to the
+    upsert, after de-duplication within each chunk). Raises :class:`DuplicateAccount` or
+    :class:`InvalidData` without changing the store (see the module docstring).
+    """
+    if chunk_rows < 1:
+        raise InvalidData(f"chunk_rows must be at least 1 (got {chunk_rows})")
+    files = _locate(Path(data_dir))
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin_immediate=True)
+        with conn.begin():
+            _check_new_accounts(conn, files["accounts"])
+            loader = _Loader(conn, hasher or IdentifierHasher.from_settings(), chunk_rows)
+            for name, step in loader.steps():
+                if name in files:
+                    try:
+                        step(files[name])
+                    except _REJECTED as exc:
+                        detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+                        raise InvalidData(
+                            f"{files[name].name}: rows rejected by the store ({detail}); "
+                            "nothing was loaded"
+                        ) from exc
+    return dict(loader.written)
+
+
+def _locate(data_dir: Path) -> dict[str, Path]:
+    if not data_dir.is_dir():
+        raise InvalidData(f"data directory {str(data_dir)!r} does not exist")
+    files = {name: data_dir / f"{name}.parquet" for name in schema.TABLES}
+    files = {name: path for name, path in files.items() if path.is_file()}
+    if "accounts" not in files:
+        raise InvalidData(f"{data_dir / 'accounts.parquet'} is missing (the one required file)")
+    return files
+
+
+def _check_new_accounts(conn: Connection, path: Path) -> None:
+    ids = _open(path).read(columns=["account_id"]).column(0).combine_chunks()
+    counts = pc.value_counts(ids)
+    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    if len(repeated):
+        raise DuplicateAccount(path.name, repeated.to_pylist(), repeated=True)
+    if conn.execute(select(Account.account_id).limit(1)).first() is None:
+        return
+    existing: list[str] = []
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids.slice(start, _IN_CHUNK).to_pylist()
+        query = select(Account.account_id).where(Account.account_id.in_(chunk))
+        existing.extend(conn.scalars(query))
+    if existing:
+        raise DuplicateAccount("accounts", sorted(existing))
+
+
+def _open(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InvalidData(f"{path}: not a readable Parquet file ({exc})") from exc
+
+
+def _batches(
+    path: Path, table: schema.Table, columns: Sequence[str], chunk_rows: int
+) -> Iterator[dict[str, pa.Array]]:
+    """Batches of ``columns`` cast to the contract's types; absent optional columns are null."""
+    parquet = _open(path)
+    present = set(parquet.schema_arrow.names)
+    missing = [name for name in table.required if name in columns and name not in present]
+    if missing:
+        raise InvalidData(f"{path.name}: missing required column(s) {', '.join(missing)}")
+    for batch in parquet.iter_batches(chunk_rows, columns=[c for c in columns if c in present]):
+        out: dict[str, pa.Array] = {}
+        for name in columns:
+            type_ = table.column(name).type
+            if name not in present:
+                out[name] = pa.nulls(batch.num_rows, type_)
+                continue
+            try:
+                out[name] = batch.column(name).cast(type_)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise InvalidData(f"{path.name}: column {name!r} is not {type_} ({exc})") from exc
+        yield out
+
+
+class _IdentifierRows:
+    """Identifier rows of one chunk, keeping the earliest ``seen_at`` per (account, kind, hash)."""
+
+    def __init__(self) -> None:
+        self._first: dict[tuple[str, str, str], Any] = {}
+
+    def add(
+        self,
+        kind: str,
+        account_ids: Sequence[str],
+        hashes: Sequence[str | None],
+        seen: Sequence[Any],
+    ) -> None:
+        first = self._first
+        for account_id, value_hash, seen_at in zip(account_ids, hashes, seen, strict=True):
+            if value_hash is None:
+                continue
+            key = (account_id, kind, value_hash)
+            previous = first.get(key)
+            if previous is None or seen_at < previous:
+                first[key] = seen_at
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        return [(*key, seen_at) for key, seen_at in sorted(self._first.items())]
+
+
+def _table(model: type) -> Table:
+    return model.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+class _Loader:
+    """The per-file steps of one load, sharing a connection, a writer and a hasher."""
+
+    def __init__(self, conn: Connection, hasher: IdentifierHasher, chunk_rows: int) -> None:
+        self.conn = conn
+        self.writer: BulkWriter = bulk_writer(conn)
+        self.hasher = hasher
+        self.chunk_rows = chunk_rows
+        self.dialect = conn.dialect.name
+        self.written: Counter[str] = Counter()
+
+    def steps(self) -> list[tuple[str, Callable[[Path], None]]]:
+        """Steps in foreign-key order: accounts before everything that refers to them."""
+        return [
+            ("accounts", self.accounts),
+            ("signup_sessions", self.signup_sessions),
+            ("labels", self.labels),
+            ("logins", self.logins),
+            ("changes", self.changes),
+            ("movements", self.movements),
+        ]
+
+    def _read(
+        self, path: Path, table: schema.Table, columns: Sequence[str], time_column: str
+    ) -> Iterator[tuple[dict[str, list[Any]], list[Any]]]:
+        """Batches as Python lists, with ``time_column`` separately in the driver's form."""
+        for arrays in _batches(path, table, columns, self.chunk_rows):
+            lists = {name: arrays[name].to_pylist() for name in columns if name != time_column}
+            yield lists, arrow_to_db(arrays[time_column], self.dialect)
+
+    def _insert(self, model: type, columns: dict[str, Sequence[Any]]) -> None:
+        table = _table(model)
+        self.written[table.name] += self.writer.insert(table, columns)
+
+    def _identifiers(self, rows: _IdentifierRows) -> None:
+        self.written["identifiers"] += self.writer.upsert_identifiers(rows.rows())
+
+    def _network(self, devices: list[Any], ips: list[Any]) -> dict[str, list[str | None]]:
+        """Hashes of devices, IPs and the IPs' /24 prefixes, by identifier kind."""
+        hash_column = self.hasher.hash_column
+        return {"device": hash_column("device", devices), "ip": hash_column("ip", ips),
+                "ip24": hash_column("ip24", ips)}
+
+    def accounts(self, path: Path) -> None:
+        columns = ("account_id", "created_at", "country", "business_type", "mcc", "email",
+                   "phone", "address_line1", "city", "postal_code", "tax_id", "bank_fingerprint")
+        h = self.hasher
+        for c, created in self._read(path, schema.ACCOUNTS, columns, "created_at"):
+            ids, country = c["account_id"], c["country"]
+            self._insert(Account, {
+                "account_id": ids, "created_at": created, "country": country,
+                "business_type": c["business_type"], "mcc": c["mcc"],
+                "onboarding_features": ["{}"] * len(ids),
+            })
+            rows = _IdentifierRows()
+            rows.add("email", ids, h.hash_column("email", c["email"]), created)
+            rows.add("phone", ids, h.hash_column("phone", c["phone"], country), created)
+            address = h.hash_column(
+                "address", c["address_line1"], c["city"], c["postal_code"], country
+            )
+            rows.add("address", ids, address, created)
+            rows.add("tax_id", ids, h.hash_column("tax_id", c["tax_id"]), created)
+            bank = h.hash_column("bank_account", c["bank_fingerprint"])
+            rows.add("bank_account", ids, bank, created)
+            self._identifiers(rows)
+
+    def signup_sessions(self, path: Path) -> None:
+        columns = ("account_id", "completed_at", "device_id", "ip", "ip_type", "ip_country")
+        for c, completed in self._read(path, schema.SIGNUP_SESSIONS, columns, "completed_at"):
+            network = self._network(c["device_id"], c["ip"])
+            self._insert(Signup, {
+                "account_id": c["account_id"], "completed_at": completed,
+                "device_hash": network["device"], "ip_hash": network["ip"],
+                "ip24_hash": network["ip24"], "ip_type": c["ip_type"],
+                "ip_country": c["ip_country"],
+            })
+            rows = _IdentifierRows()
+            for kind, hashes in network.items():
+                rows.add(kind, c["account_id"], hashes, completed)
+            self._identifiers(rows)
+
+    def labels(self, path: Path) -> None:
+        columns = ("account_id", "label_known_at", "is_fraud", "typology")
+        for arrays in _batches(path, schema.LABELS, columns, self.chunk_rows):
+            known = pc.and_(pc.fill_null(arrays["is_fraud"], False),
+                            pc.is_valid(arrays["label_known_at"]))
+            self._insert(KnownFraud, {
+                "account_id": arrays["account_id"].filter(known).to_pylist(),
+                "known_at": arrow_to_db(arrays["label_known_at"].filter(known), self.dialect),
+                "typology": arrays["typology"].filter(known).to_pylist(),
+            })
+
+    def logins(self, path: Path) -> None:
+        columns = ("account_id", "ts", "device_id", "ip", "ip_type", "ip_country", "success")
+        for c, ts in self._read(path, schema.LOGINS, columns, "ts"):
+            network = self._network(c["device_id"], c["ip"])
+            self._insert(Login, {
+                "account_id": c["account_id"], "ts": ts, "device_hash": network["device"],
+                "ip_hash": network["ip"], "ip_type": c["ip_type"],
+                "ip_country": c["ip_country"], "success": c["success"],
+            })
+            # Only successful logins make a device or IP the account's own identifier.
+            rows = _IdentifierRows()
+            for kind, hashes in network.items():
+                rows.add(kind, c["account_id"], _where(c["success"], hashes), ts)
+            self._identifiers(rows)
+
+    def changes(self, path: Path) -> None:
+        columns = ("account_id", "ts", "change_type", "device_id", "ip", "new_value")
+        for c, ts in self._read(path, schema.CHANGES, columns, "ts"):
+            ids, types = c["account_id"], c["change_type"]
+            countries = self._countries(
+                {a for a, t in zip(ids, types, strict=True) if t == "phone"}
+            )
+            new_values = [
+                self.hasher.change_value(t, v, countries.get(a))
+                for a, t, v in zip(ids, types, c["new_value"], strict=True)
+            ]
+            network = self._network(c["device_id"], c["ip"])
+            self._insert(Change, {
+                "account_id": ids, "ts": ts, "change_type": types,
+                "device_hash": network["device"], "ip_hash": network["ip"],
+                "new_value_hash": [p[1] if p else None for p in new_values],
+            })
+            rows = _IdentifierRows()
+            for kind, hashes in network.items():
+                rows.add(kind, ids, hashes, ts)
+            for kind in CHANGE_KINDS.values():
+                rows.add(kind, ids, [p[1] if p and p[0] == kind else None for p in new_values], ts)
+            self._identifiers(rows)
+
+    def movements(self, path: Path) -> None:
+        columns = tuple(column.name for column in schema.MOVEMENTS.columns)
+        for c, ts in self._read(path, schema.MOVEMENTS, columns, "ts"):
+            self._insert(Movement, {**c, "ts": ts})
+
+    def _countries(self, account_ids: set[str]) -> dict[str, str]:
+        """Countries of accounts (already in the store), for phone numbers in national form."""
+        ids = sorted(account_ids)
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            query = select(Account.account_id, Account.country).where(
+                Account.account_id.in_(ids[start:start + _IN_CHUNK])
+            )
+            found.update(self.conn.execute(query).tuples())
+        return found
+
+
+def _where(keep: Sequence[bool | None], values: Sequence[Any]) -> list[Any]:
+    return [v if k else None for k, v in zip(keep, values, strict=True)]
