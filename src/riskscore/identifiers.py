@@ -59,7 +59,7 @@ def normalise_email(raw: str | None) -> str | None:
     >>> normalise_email("  John.Smith+shop@GoogleMail.com ")
     'johnsmith@gmail.com'
     """
-    if raw is None:
+    if not isinstance(raw, str):
         return None
     email = raw.strip().lower()
     local, sep, domain = email.rpartition("@")
@@ -82,7 +82,7 @@ def email_domain(raw: str | None) -> str | None:
 def parse_phone(raw: str | None, region: str | None) -> tuple[str | None, str | None, bool]:
     """Return ``(e164, phone_country, is_valid)``; ``region`` is the default for national
     numbers (the account's country)."""
-    if not raw or not raw.strip():
+    if not isinstance(raw, str) or not raw.strip():
         return None, None, False
     try:
         number = phonenumbers.parse(raw, region)
@@ -110,15 +110,16 @@ def normalise_address(
     >>> normalise_address("12  Market Street, Suite 4", "San Francisco", "94103", "US")
     '12 market st ste 4|san francisco|94103|us'
     """
-    if not line1 or not line1.strip():
+    if not isinstance(line1, str) or not line1.strip():
         return None
 
     def canon(part: str | None) -> str:
-        words = _NON_ALNUM.sub(" ", (part or "").lower()).split()
+        words = _NON_ALNUM.sub(" ", part.lower() if isinstance(part, str) else "").split()
         return " ".join(_ADDRESS_ABBREVIATIONS.get(w, w) for w in words)
 
-    postal = (postal_code or "").replace(" ", "").lower()
-    return "|".join((canon(line1), canon(city), postal, (country or "").lower()))
+    postal = postal_code.replace(" ", "").lower() if isinstance(postal_code, str) else ""
+    return "|".join((canon(line1), canon(city), postal,
+                     country.lower() if isinstance(country, str) else ""))
 
 
 def normalise_tax_id(raw: str | None) -> str | None:
@@ -127,7 +128,7 @@ def normalise_tax_id(raw: str | None) -> str | None:
     >>> normalise_tax_id(" 12-3456789 ")
     '123456789'
     """
-    if raw is None:
+    if not isinstance(raw, str):
         return None
     value = re.sub(r"[^0-9A-Za-z]", "", raw).upper()
     return value or None
@@ -135,7 +136,7 @@ def normalise_tax_id(raw: str | None) -> str | None:
 
 def normalise_simple(raw: str | None) -> str | None:
     """Trimmed value for identifiers that are already canonical (device, bank fingerprint, IP)."""
-    if raw is None:
+    if not isinstance(raw, str):
         return None
     value = _SPACES.sub("", raw)
     return value or None
@@ -143,7 +144,7 @@ def normalise_simple(raw: str | None) -> str | None:
 
 def ip_prefix24(ip: str | None) -> str | None:
     """The /24 network of an IPv4 address (``'203.0.113'``)."""
-    if not ip:
+    if not isinstance(ip, str) or not ip:
         return None
     head, sep, _ = ip.strip().rpartition(".")
     return head if sep else None

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from riskscore.schema import BUSINESS_TYPES, VERIFICATION_STATUSES
 from riskscore.simulate import strings as S
 from riskscore.simulate import vocab
-from riskscore.simulate.population import GOOD, T, Population
+from riskscore.simulate.population import GOOD, Population, T
 
 COUNTRY = np.array(vocab.COUNTRIES)
 

@@ -40,7 +40,7 @@ def _schedule(world: World, m: dict[str, np.ndarray]) -> None:
 
 
 def add_payouts(world: World) -> None:
-    """Turn payout points into payout rows (a few fail and are retried next day)."""
+    """Turn payout points into payout rows."""
     rng = world.rng
     m = concat(world.movements)
     _schedule(world, m)
@@ -54,7 +54,8 @@ def add_payouts(world: World) -> None:
     float_, instant_p = np.concatenate(pts.float_), np.concatenate(pts.instant_p)
     by = np.lexsort((t, acct))
     acct, t, float_, instant_p = acct[by], t[by], float_[by], instant_p[by]
-    balance = csum[np.searchsorted(keys, acct * span + t)] - csum[np.searchsorted(keys, acct * span)]
+    at = np.searchsorted(keys, acct * span + t)
+    balance = csum[at] - csum[np.searchsorted(keys, acct * span)]
     target = pd.Series(np.maximum(balance - float_, 0))
     paid = target.groupby(acct).cummax().to_numpy()
     before = np.concatenate([[0], paid[:-1]])
@@ -63,11 +64,11 @@ def add_payouts(world: World) -> None:
     keep = amount >= MIN_PAYOUT
     acct, t, amount = acct[keep], t[keep], amount[keep]
     instant = rng.random(len(acct)) < instant_p[keep]
-    failed = rng.random(len(acct)) < 0.004
     world.movements.append(movements(world.ids, acct, t, "payout", amount, instant=instant))
-    retry_t = np.minimum(t[failed] + DAY, world.cfg.horizon - 1)
-    world.movements[-1]["failed"][failed] = True
-    world.movements.append(movements(world.ids, acct[failed], retry_t, "payout", amount[failed]))
+    # A few payouts go out only at the second attempt; the failed attempt moves no money.
+    retried = rng.random(len(acct)) < 0.004
+    world.movements.append(movements(world.ids, acct[retried], t[retried] - DAY // 2, "payout",
+                                     amount[retried], failed=True, instant=instant[retried]))
 
 
 def balances(m: dict[str, np.ndarray], n_accounts: int) -> np.ndarray:

@@ -69,6 +69,11 @@ class World:
     label_known: np.ndarray | None = None
     loss: np.ndarray | None = None
 
+    def fraud_start_within(self, idx: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """``start`` moved into the window: after signup, and a day before the data ends."""
+        latest = np.minimum(start, self.cfg.horizon - 86_400)
+        return np.maximum(latest, self.pop.signup_t[idx] + 3_600)
+
     @property
     def b(self) -> Behaviour:
         if self.behaviour is None:

@@ -67,7 +67,7 @@ def _table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
 
 def build_tables(world: World, net: Network) -> dict[str, pa.Table]:
     """All contract tables of a finished simulation."""
-    pop, cfg = world.pop, world.cfg
+    pop = world.pop
     ids = world.identities.columns
     account_id = ids["account_id"]
     accounts = dict(ids)
@@ -158,8 +158,9 @@ def _labels(world: World, account_id: pa.Array) -> dict[str, pa.Array]:
     }
 
 
-def write_tables(tables: dict[str, pa.Table], out: Path) -> None:
+def write_tables(tables: dict[str, pa.Table], out: Path | str) -> None:
     """Write each table atomically as ``<name>.parquet`` (same input, same bytes)."""
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
         tmp = out / f".{name}.parquet.tmp"

@@ -19,7 +19,7 @@ CASH_OUT_CATEGORIES = np.array([MC["gift_cards"], MC["electronics"], MC["quasi_c
 def plan(world: World, idx: np.ndarray) -> None:
     rng, pop = world.rng, world.pop
     start = pop.signup_t[idx] + (rng.uniform(0.2, 20, len(idx)) * DAY).astype(np.int64)
-    schedule(world, idx, np.minimum(start, world.cfg.horizon - DAY))
+    schedule(world, idx, world.fraud_start_within(idx, start))
 
 
 def schedule(world: World, idx: np.ndarray, start: np.ndarray) -> None:

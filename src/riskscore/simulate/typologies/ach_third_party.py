@@ -16,7 +16,7 @@ from riskscore.simulate.world import World
 def plan(world: World, idx: np.ndarray) -> None:
     rng, pop, b = world.rng, world.pop, world.b
     start = pop.signup_t[idx] + (rng.uniform(3, 90, len(idx)) * DAY).astype(np.int64)
-    b.fraud_start[idx] = np.minimum(start, world.cfg.horizon - DAY)
+    b.fraud_start[idx] = world.fraud_start_within(idx, start)
     b.fraud_end[idx] = b.fraud_start[idx] + (rng.uniform(1, 5, len(idx)) * DAY).astype(np.int64)
     stay = rng.random(len(idx)) < 0.3
     b.active_end[idx] = np.where(stay, b.active_end[idx],

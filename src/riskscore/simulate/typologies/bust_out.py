@@ -8,17 +8,16 @@ import numpy as np
 from riskscore.simulate.activity import sell
 from riskscore.simulate.events import grid, poisson_times, round_to
 from riskscore.simulate.network import Network
-from riskscore.simulate.population import DAY, HOUR
+from riskscore.simulate.population import DAY
 from riskscore.simulate.world import World
 
 
 def plan(world: World, idx: np.ndarray) -> None:
-    rng, pop, b = world.rng, world.pop, world.b
+    rng, pop = world.rng, world.pop
     n = len(idx)
     quick = rng.random(n) < 0.2
     delay = (np.where(quick, rng.uniform(0.5, 3, n), rng.uniform(10, 60, n)) * DAY).astype(int)
-    start = np.minimum(pop.signup_t[idx] + delay, world.cfg.horizon - 2 * DAY)
-    schedule(world, idx, np.maximum(start, pop.signup_t[idx] + HOUR))
+    schedule(world, idx, world.fraud_start_within(idx, pop.signup_t[idx] + delay))
 
 
 def schedule(world: World, idx: np.ndarray, start: np.ndarray) -> None:

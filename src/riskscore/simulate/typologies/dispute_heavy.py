@@ -16,7 +16,7 @@ from riskscore.simulate.world import World
 def plan(world: World, idx: np.ndarray) -> None:
     rng, pop, b = world.rng, world.pop, world.b
     start = pop.signup_t[idx] + (rng.uniform(0, 30, len(idx)) * DAY).astype(np.int64)
-    b.fraud_start[idx] = np.minimum(start, world.cfg.horizon - 20 * DAY)
+    b.fraud_start[idx] = world.fraud_start_within(idx, start)
     b.fraud_end[idx] = b.fraud_start[idx] + (rng.uniform(60, 150, len(idx)) * DAY).astype(int)
     b.active_end[idx] = world.cfg.horizon
     b.charge_rate[idx] *= 0.3

@@ -18,7 +18,7 @@ COLLUSION_CATEGORIES = np.array([MC["electronics"], MC["quasi_cash"], MC["gift_c
 def plan(world: World, idx: np.ndarray) -> None:
     rng, pop, b = world.rng, world.pop, world.b
     start = pop.signup_t[idx] + (rng.uniform(5, 90, len(idx)) * DAY).astype(np.int64)
-    b.fraud_start[idx] = np.minimum(start, world.cfg.horizon - DAY)
+    b.fraud_start[idx] = world.fraud_start_within(idx, start)
     b.fraud_end[idx] = b.fraud_start[idx] + (rng.uniform(5, 30, len(idx)) * DAY).astype(np.int64)
     b.card_rate[idx] = np.maximum(b.card_rate[idx], 0.02)
 

@@ -23,7 +23,7 @@ def plan(world: World, idx: np.ndarray) -> None:
     uniq, first = np.unique(groups, return_index=True)
     strike = pop.signup_t[idx][first] + (rng.uniform(3, 25, len(uniq)) * DAY).astype(np.int64)
     start = strike[np.searchsorted(uniq, groups)] + rng.integers(0, 2 * DAY, len(idx))
-    start = np.clip(start, pop.signup_t[idx] + 3600, world.cfg.horizon - 2 * DAY)
+    start = world.fraud_start_within(idx, start)
     busters, pullers = _split(world, idx)
     pos = {int(a): s for a, s in zip(idx, start, strict=True)}
     bust_out.schedule(world, busters, np.array([pos[int(a)] for a in busters], np.int64))

@@ -16,7 +16,8 @@ from riskscore.simulate.world import World
 def plan(world: World, idx: np.ndarray) -> None:
     rng, pop, b = world.rng, world.pop, world.b
     n = len(idx)
-    b.fraud_start[idx] = pop.signup_t[idx] + (rng.uniform(0.1, 2, n) * DAY).astype(np.int64)
+    delay = (rng.uniform(0.1, 2, n) * DAY).astype(np.int64)
+    b.fraud_start[idx] = world.fraud_start_within(idx, pop.signup_t[idx] + delay)
     b.fraud_end[idx] = b.fraud_start[idx] + (rng.uniform(0.5, 2, n) * DAY).astype(np.int64)
     b.active_end[idx] = np.minimum(b.fraud_end[idx] + 2 * DAY, world.cfg.horizon)
     b.charge_rate[idx] = 0.0

@@ -15,7 +15,8 @@ def plan(world: World, idx: np.ndarray) -> None:
     rng, pop, b = world.rng, world.pop, world.b
     earliest = pop.signup_t[idx] + 30 * DAY
     span = np.maximum(world.cfg.horizon - 5 * DAY - earliest, DAY)
-    b.fraud_start[idx] = earliest + (rng.random(len(idx)) * span).astype(np.int64)
+    b.fraud_start[idx] = world.fraud_start_within(
+        idx, earliest + (rng.random(len(idx)) * span).astype(np.int64))
     b.fraud_end[idx] = b.fraud_start[idx] + 2 * DAY
     b.active_end[idx] = world.cfg.horizon
     b.charge_rate[idx] = np.maximum(b.charge_rate[idx], rng.lognormal(np.log(0.15), 0.6, len(idx)))

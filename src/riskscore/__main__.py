@@ -1,0 +1,3 @@
+from riskscore.cli import app
+
+app(prog_name="riskscore")

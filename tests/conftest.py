@@ -1,0 +1,27 @@
+"""Shared fixtures: one small simulated platform per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+SIM_ACCOUNTS = 8_000
+SIM_DAYS = 365
+SIM_SEED = 3
+
+
+@pytest.fixture(scope="session")
+def sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A simulated platform written in the data contract (8,000 accounts, one year)."""
+    from riskscore.simulate import SimulationConfig, simulate, write_tables
+
+    out = tmp_path_factory.mktemp("sim")
+    cfg = SimulationConfig(n_accounts=SIM_ACCOUNTS, days=SIM_DAYS, seed=SIM_SEED,
+                           fraud_rate=0.04)
+    write_tables(simulate(cfg), out)
+    return out
