@@ -75,6 +75,8 @@ def concat(blocks: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     blocks = [b for b in blocks if len(next(iter(b.values()))) > 0]
     if not blocks:
         raise ValueError("no rows to concatenate")
+    if len(blocks) == 1:
+        return blocks[0]
     return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
 
 

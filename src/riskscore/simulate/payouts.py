@@ -43,6 +43,7 @@ def add_payouts(world: World) -> None:
     """Turn payout points into payout rows."""
     rng = world.rng
     m = concat(world.movements)
+    world.movements = [m]  # one block from here on: later stages read it without copying
     _schedule(world, m)
     span = world.cfg.horizon + 200 * DAY
     order = np.argsort(m["acct"] * span + m["t"], kind="stable")
@@ -64,11 +65,14 @@ def add_payouts(world: World) -> None:
     keep = amount >= MIN_PAYOUT
     acct, t, amount = acct[keep], t[keep], amount[keep]
     instant = rng.random(len(acct)) < instant_p[keep]
-    world.movements.append(movements(world.ids, acct, t, "payout", amount, instant=instant))
     # A few payouts go out only at the second attempt; the failed attempt moves no money.
     retried = rng.random(len(acct)) < 0.004
-    world.movements.append(movements(world.ids, acct[retried], t[retried] - DAY // 2, "payout",
-                                     amount[retried], failed=True, instant=instant[retried]))
+    world.movements = [concat([
+        m,
+        movements(world.ids, acct, t, "payout", amount, instant=instant),
+        movements(world.ids, acct[retried], t[retried] - DAY // 2, "payout", amount[retried],
+                  failed=True, instant=instant[retried]),
+    ])]
 
 
 def balances(m: dict[str, np.ndarray], n_accounts: int) -> np.ndarray:

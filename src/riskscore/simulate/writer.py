@@ -25,6 +25,7 @@ from riskscore.simulate.population import GOOD
 from riskscore.simulate.vocab import CARD_MERCHANT_CATEGORIES
 from riskscore.simulate.world import World
 
+MOVEMENT_CHUNK = 1_000_000
 COUNTERPARTY_PREFIX = {
     "ach_pull": "ba_", "ach_return": "ba_", "received_credit": "ba_", "received_debit": "ba_",
     "outbound_transfer": "dest_", "card_authorization": "merch_", "card_capture": "merch_",
@@ -39,8 +40,7 @@ def _ts(world: World, t: np.ndarray, null: np.ndarray | None = None) -> pa.Array
 
 def _codes(values: tuple[str, ...], codes: np.ndarray) -> pa.Array:
     """Integer codes to strings, -1 to null."""
-    return pa.array(np.asarray(values, dtype=object)[np.maximum(codes, 0)].tolist(), pa.string(),
-                    mask=codes < 0)
+    return pa.array(values, pa.string()).take(pa.array(codes.astype(np.int32), mask=codes < 0))
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -106,22 +106,32 @@ def build_tables(world: World, net: Network) -> dict[str, pa.Table]:
         "signup_sessions": _table("signup_sessions", sessions),
         "logins": _table("logins", logins),
         "changes": _table("changes", changes),
-        "movements": _table("movements", _movements(world, account_id)),
+        "movements": _movements(world, account_id),
         "labels": _table("labels", _labels(world, account_id)),
     }
 
 
-def _movements(world: World, account_id: pa.Array) -> dict[str, pa.Array]:
+def _movements(world: World, account_id: pa.Array) -> pa.Table:
+    """The movements table, built a chunk at a time to bound the memory strings need."""
     m = concat(world.movements)
-    visible = m["t"] < world.cfg.horizon  # later disputes and returns are beyond the data
-    order = np.lexsort((m["mid"][visible], m["t"][visible]))
-    m = {k: v[visible][order] for k, v in m.items()}
+    visible = np.flatnonzero(m["t"] < world.cfg.horizon)  # later rows are beyond the data
+    rows = visible[np.lexsort((m["mid"][visible], m["t"][visible]))]
+    m = {k: v[rows] for k, v in m.items()}
+    world.movements = []
+    batches = []
+    for lo in range(0, len(rows), MOVEMENT_CHUNK):
+        chunk = {k: v[lo:lo + MOVEMENT_CHUNK] for k, v in m.items()}
+        table = _table("movements", _movement_columns(world, account_id, chunk))
+        batches.extend(table.to_batches())
+    return pa.Table.from_batches(batches, schema=TABLES["movements"].schema)
+
+
+def _movement_columns(world: World, account_id: pa.Array,
+                      m: dict[str, np.ndarray]) -> dict[str, pa.Array]:
     salt = world.cfg.seed * 1_000_003 + 17
-    type_names = np.asarray(MOVEMENT_TYPES, dtype=object)[m["type"]]
-    prefix = np.array([COUNTERPARTY_PREFIX.get(t, "") for t in MOVEMENT_TYPES], dtype=object)
+    prefixes = tuple(COUNTERPARTY_PREFIX.get(t, "") for t in MOVEMENT_TYPES)
     cp = m["counterparty"]
-    counterparty = S.join(pa.array(prefix[m["type"]].tolist(), pa.string()),
-                          _opaque_ids(np.maximum(cp, 0), salt + 1))
+    counterparty = S.join(_codes(prefixes, m["type"]), _opaque_ids(np.maximum(cp, 0), salt + 1))
     has_related = m["related"] >= 0
     related = S.null_where(~has_related, S.join("mv_", _opaque_ids(np.maximum(m["related"], 0),
                                                                      salt)))
@@ -129,7 +139,7 @@ def _movements(world: World, account_id: pa.Array) -> dict[str, pa.Array]:
         "movement_id": S.join("mv_", _opaque_ids(m["mid"], salt)),
         "account_id": account_id.take(pa.array(m["acct"])),
         "ts": _ts(world, m["t"]),
-        "type": pa.array(type_names.tolist(), pa.string()),
+        "type": _codes(MOVEMENT_TYPES, m["type"]),
         "amount": pa.array(m["amount"]),
         "status": S.where(m["failed"], "failed", "succeeded"),
         "instant": pa.array(m["instant"]),
