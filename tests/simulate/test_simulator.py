@@ -14,6 +14,7 @@ import pytest
 from riskscore.identifiers import ip_prefix24, normalise_address, normalise_email, normalise_phone
 from riskscore.schema import MOVEMENT_SIGN, TABLES
 from riskscore.simulate import SimulationConfig, simulate, write_tables
+from riskscore.simulate.payouts import PAYABLE_TYPES
 from riskscore.simulate.population import build_population
 
 
@@ -65,13 +66,15 @@ def test_no_impossible_rows(frames, sim_dir: Path) -> None:
         assert (df.ts >= acc.created_at.reindex(df.account_id).to_numpy()).all(), name
     sessions = frames["signup_sessions"]
     assert (sessions.started_at < sessions.completed_at).all()
-    # A payout never exceeds the balance built up strictly before it.
+    # A payout never exceeds the payments balance built up strictly before it.
     con = duckdb.connect()
-    signs = " ".join(f"WHEN '{k}' THEN {v}" for k, v in MOVEMENT_SIGN.items())
+    signs = " ".join(f"WHEN '{k}' THEN {v}" for k, v in MOVEMENT_SIGN.items()
+                     if k in PAYABLE_TYPES)
     over = con.execute(f"""
         WITH m AS (
             SELECT account_id, ts, type, amount, status,
-                   CASE WHEN status = 'failed' THEN 0 ELSE amount * (CASE type {signs} END) END
+                   CASE WHEN status = 'failed' THEN 0
+                        ELSE amount * (CASE type {signs} ELSE 0 END) END
                        AS signed
             FROM read_parquet('{sim_dir / "movements.parquet"}')),
         w AS (

@@ -27,6 +27,7 @@ GOOD_CARD_CATEGORIES = np.array([MC[c] for c in vocab.CARD_MERCHANT_CATEGORIES])
 GOOD_CARD_WEIGHTS = np.array([0.16, 0.14, 0.12, 0.12, 0.14, 0.1, 0.08, 0.07, 0.05, 0.012,
                               0.008])
 MAX_DISPUTE_DELAY_DAYS = 110
+CARD_TICKET_SHARE = 0.6  # a card purchase is about this share of the account's own ticket
 
 
 def plan_behaviour(world: World) -> Behaviour:
@@ -45,6 +46,12 @@ def plan_behaviour(world: World) -> Behaviour:
     has_treasury = rng.random(n) < 0.30
     instant_user = rng.random(n) < 0.08
     interval = np.select([charge_rate > 0.5, charge_rate > 0.05], [1, 7], default=30)
+    treasury_rate = np.where(has_treasury, rng.lognormal(np.log(0.012), 0.8, n), 0.0)
+    # Card spend is paid for by what the account earns; the float kept back from payouts
+    # covers about two payout intervals of it.
+    card_rate = np.where(has_card, np.minimum(rng.lognormal(np.log(0.03), 0.8, n),
+                                              0.3 * charge_rate + 2 * treasury_rate), 0.0)
+    card_float = card_rate * CARD_TICKET_SHARE * ticket * (2 * interval + 7)
     return Behaviour(
         active_end=np.minimum(active_end, horizon),
         fraud_start=np.full(n, -1, np.int64),
@@ -55,12 +62,12 @@ def plan_behaviour(world: World) -> Behaviour:
         dispute_p=np.minimum(rng.lognormal(np.log(0.0015), 0.9, n), 0.02),
         international_p=rng.beta(1.0, 12.0, n),
         round_p=np.where(service, 0.45, 0.08),
-        card_rate=np.where(has_card, rng.lognormal(np.log(0.03), 0.8, n), 0.0),
-        treasury_rate=np.where(has_treasury, rng.lognormal(np.log(0.012), 0.8, n), 0.0),
+        card_rate=card_rate,
+        treasury_rate=treasury_rate,
         login_rate=rng.lognormal(np.log(0.05), 0.7, n),
         instant_p=np.where(instant_user, 0.5, 0.0),
         payout_interval=interval,
-        payout_float=np.where(has_card | has_treasury, 2 * ticket, 0).astype(np.int64),
+        payout_float=card_float.astype(np.int64),
     )
 
 
@@ -143,8 +150,8 @@ def everyday_movements(world: World) -> None:
     tip = (category == MC["restaurants"]) & (rng.random(len(a)) < 0.7)
     kind = np.where(tip, CK["over"], CK["normal"])
     kind = np.where(rng.random(len(a)) < 0.002, CK["force"], kind).astype(np.int8)
-    spend_on_card(world, a, t, lognormal_amounts(rng, b.ticket[a] * 0.8, 0.7), category,
-                  rng.random(len(a)) < 0.08, kind)
+    amount = lognormal_amounts(rng, b.ticket[a] * CARD_TICKET_SHARE, 0.7)
+    spend_on_card(world, a, t, amount, category, rng.random(len(a)) < 0.08, kind)
     treasury_flows(world, accts)
 
 

@@ -1,9 +1,11 @@
-"""Payouts: each account pays out what its balance allows, on its schedule.
+"""Payouts: each account pays out what its payments balance allows, on its schedule.
 
-At each payout point an account pays out its balance above a kept float. With ``B`` the
-balance before payouts and ``S`` the total paid out so far, ``S`` after a point is
-``max(S, B - float)``: a running maximum, so the whole portfolio is one vectorised
-pass and no payout ever exceeds the funds there.
+The payments balance is what card acquiring brought in, less refunds, disputes, card
+spend and earlier payouts; money in a financial account (ACH, received credits) stays
+there to be spent. At each payout point an account pays out its payments balance above
+a kept float. With ``B`` that balance before payouts and ``S`` the total paid out so far,
+``S`` after a point is ``max(S, B - float)``: a running maximum, so the whole portfolio
+is one vectorised pass and no payout ever exceeds the funds there.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from riskscore.simulate.population import DAY
 from riskscore.simulate.world import World
 
 SIGN = np.array([MOVEMENT_SIGN[t] for t in MOVEMENT_TYPES], np.int64)
+PAYABLE_TYPES: tuple[str, ...] = ("charge", "refund", "dispute", "payout", "card_capture")
+PAYABLE = np.array([t in PAYABLE_TYPES for t in MOVEMENT_TYPES])
 MIN_PAYOUT = 100
 FIRST_PAYOUT_DELAY = 7 * DAY
 
@@ -26,10 +30,15 @@ def signed(m: dict[str, np.ndarray]) -> np.ndarray:
     return np.where(m["failed"], 0, SIGN[m["type"]] * m["amount"])
 
 
+def payable(m: dict[str, np.ndarray]) -> np.ndarray:
+    """Effect of each row on the payments balance that payouts sweep."""
+    return np.where(PAYABLE[m["type"]], signed(m), 0)
+
+
 def _schedule(world: World, m: dict[str, np.ndarray]) -> None:
     """Regular payouts from a week after the first money in, until the account goes quiet."""
     b = world.b
-    inflow = SIGN[m["type"]] > 0
+    inflow = m["type"] == MT["charge"]
     first = np.full(world.pop.n, np.iinfo(np.int64).max)
     np.minimum.at(first, m["acct"][inflow], m["t"][inflow])
     has = np.flatnonzero(first < world.cfg.horizon)
@@ -48,7 +57,7 @@ def add_payouts(world: World) -> None:
     span = world.cfg.horizon + 200 * DAY
     order = np.argsort(m["acct"] * span + m["t"], kind="stable")
     keys = (m["acct"] * span + m["t"])[order]
-    csum = np.concatenate([[0], np.cumsum(signed(m)[order])])
+    csum = np.concatenate([[0], np.cumsum(payable(m)[order])])
 
     pts = world.payout_points
     acct, t = np.concatenate(pts.acct), np.concatenate(pts.t)
