@@ -71,7 +71,13 @@ def _websites(rng, pop, stem, risky):
     )
     has = rng.random(n) < np.where(risky, base * 0.5, base)
     tld = _arr(_per_country(rng, pop.country, vocab.WEBSITE_TLDS))
-    domain = S.join(S.slug(stem), tld)
+    trade = S.take([m[2] for m in vocab.MCCS], pop.mcc)
+    # Domains are unique in life: brand, often the trade, often a town or a number.
+    extra = S.where(rng.random(n) < 0.5, S.slug(trade), "")
+    town = _arr(_per_country(rng, pop.country, {c: tuple(city for city, _ in vocab.CITIES[c])
+                                                for c in vocab.COUNTRIES}))
+    suffix = S.where(rng.random(n) < 0.5, S.slug(town), S.digits(rng.integers(1, 9999, n), 1))
+    domain = S.join(S.slug(stem), extra, suffix, tld)
     style = rng.integers(0, 5, n)
     prefix = S.take(["https://www.", "https://", "http://www.", "www.", ""], style)
     trailing = S.where(rng.random(n) < 0.2, "/", "")
@@ -92,6 +98,8 @@ def _emails(rng, pop, first, last, domain, has_site, risky):
     f = pc.utf8_lower(S.where(alias, other_first, first))
     l_ = pc.utf8_lower(S.where(alias, other_last, last))
     nn = S.digits(rng.integers(1, 99, n), 2)
+    # Mailboxes are unique: most people add digits to a name that was taken.
+    tail = S.where(rng.random(n) < 0.85, S.digits(rng.integers(1, 99_999, n), 1), "")
     pattern = rng.integers(0, 5, n)
     local = pc.case_when(
         pa.StructArray.from_arrays([pa.array(pattern == k) for k in range(4)],
@@ -107,7 +115,7 @@ def _emails(rng, pop, first, last, domain, has_site, risky):
     biz_local = S.where(rng.random(n) < 0.5, role, f)
     biz_domain = S.where(mismatch, other_domain, pc.fill_null(domain, "example.com"))
     email = S.where(business, S.join(biz_local, "@", biz_domain),
-                    S.join(local, "@", S.where(disposable, throwaway, webmail)))
+                    S.join(local, tail, "@", S.where(disposable, throwaway, webmail)))
     # Messy input: capitalised, shouted domains, stray whitespace.
     email = S.where(rng.random(n) < 0.06, pc.utf8_capitalize(email), email)
     email = S.where(rng.random(n) < 0.02, pc.utf8_upper(email), email)
