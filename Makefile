@@ -24,6 +24,7 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/riskscore simulate --accounts 20000 --days 365 --seed 7 --out $(DEMO)/data
 	$(BIN)/riskscore summary $(DEMO)/data
+	RISKSCORE_HOME=$(DEMO)/var $(BIN)/riskscore features --data $(DEMO)/data --out $(DEMO)/features.parquet
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=15

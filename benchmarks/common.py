@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,14 +29,13 @@ def machine() -> dict[str, object]:
 
 
 def run_timed(args: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
-    """Run a command in a child process; wall seconds and the child's peak RSS."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    subprocess.run(args, check=True, env={**os.environ, **(env or {})})
-    wall = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak_kb < before:
-        peak_kb = before
+    """Run a command in a child process; its wall seconds and peak RSS (GNU time)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        started = time.perf_counter()
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *args], check=True,
+                       env={**os.environ, **(env or {})})
+        wall = time.perf_counter() - started
+        peak_kb = int(Path(rss.name).read_text().split()[-1])
     return {"seconds": round(wall, 2), "peak_rss_gb": round(peak_kb / 1e6, 2)}
 
 

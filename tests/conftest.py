@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# Embedded stores and caches of a test run live in a throwaway directory.
+os.environ["RISKSCORE_HOME"] = tempfile.mkdtemp(prefix="riskscore-test-")
 
 SIM_ACCOUNTS = 8_000
 SIM_DAYS = 365

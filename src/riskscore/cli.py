@@ -68,8 +68,7 @@ def summary(data: Annotated[Path, typer.Argument(help="Directory of contract tab
     try:
         report = validate_dataset(data)
     except DataContractError as exc:
-        console.print(f"[red]invalid data:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        raise _invalid(exc) from exc
     s = summarise(report)
     overview = Table(title=f"Portfolio in {data}", show_header=False)
     for key, value in {**{f"{k} rows": v for k, v in s.rows.items()}, **s.accounts}.items():
@@ -83,3 +82,50 @@ def summary(data: Annotated[Path, typer.Argument(help="Directory of contract tab
     if report.missing_tables or report.missing_columns:
         console.print(f"[yellow]absent (optional):[/yellow] tables {report.missing_tables}, "
                       f"columns {report.missing_columns}")
+
+
+def _invalid(exc: Exception) -> typer.Exit:
+    console.print(f"[red]invalid data:[/red] {exc}")
+    return typer.Exit(2)
+
+
+@app.command()
+def features(
+    data: Annotated[Path, typer.Option(help="Directory of contract tables.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write the features to.")],
+    as_of: Annotated[str, typer.Option(help="Compute features as of this UTC date/time "
+                                            "(default: the latest event in the data).")] = "",
+) -> None:
+    """Compute point-in-time features for the whole portfolio (DuckDB over Parquet)."""
+    import os
+
+    from riskscore.features.batch import compute_features, latest_event, portfolio_snapshots
+
+    try:
+        report = validate_dataset(data)
+    except DataContractError as exc:
+        raise _invalid(exc) from exc
+    when = pd.Timestamp(as_of, tz="UTC") if as_of else latest_event(report)
+    snapshots = portfolio_snapshots(report, when)
+    steps = ("application", "velocity", "links", "activity:movements", "activity:logins",
+             "activity:changes")
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task(f"features of {len(snapshots):,} accounts", total=len(steps))
+        frame = compute_features(data, snapshots, report=report,
+                                 progress=lambda s: progress.update(task, advance=1,
+                                                                    description=f"done {s}"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, out)
+    console.print(f"wrote {len(frame):,} accounts x {frame.shape[1] - 2} features as of {when} "
+                  f"to {out}")
+
+
+@app.command("features-doc")
+def features_doc() -> None:
+    """Print the feature catalogue as Markdown (the source of docs/features.md)."""
+    from riskscore.features.catalogue import markdown
+
+    typer.echo(markdown(), nl=False)

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     mlflow_uri: str | None = Field(
         None, description="MLflow tracking URI; default a SQLite file under home."
     )
+    duckdb_memory_limit: str = Field(
+        "3GB", description="Memory DuckDB may use before spilling to disk (batch jobs)."
+    )
+    duckdb_threads: int = Field(2, description="Threads DuckDB uses (batch jobs).")
     hash_key: SecretStr = Field(
         SecretStr("riskscore-development-key-change-me"),
         description="HMAC key for identifier hashing. Set a secret value in production.",

@@ -17,7 +17,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskscore.settings import get_settings
+from riskscore.store.errors import InvalidData
 
+SUPPORTED_BACKENDS: tuple[str, ...] = ("sqlite", "postgresql")
 SQLITE_PRAGMAS: tuple[str, ...] = (
     "journal_mode=WAL",
     "synchronous=NORMAL",
@@ -29,13 +31,18 @@ SQLITE_PRAGMAS: tuple[str, ...] = (
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """An engine for ``url`` (default: the settings' database URL).
+    """An engine for ``url`` (default: the settings' database URL), SQLite or PostgreSQL.
 
     A SQLite file's parent directory is created. Extra keyword arguments go to
     :func:`sqlalchemy.create_engine`.
     """
     url_obj = make_url(url or get_settings().resolved_database_url())
-    if url_obj.get_backend_name() != "sqlite":
+    if url_obj.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise InvalidData(
+            f"database URL {url_obj.render_as_string(hide_password=True)!r}: the store runs on "
+            f"{' or '.join(SUPPORTED_BACKENDS)}"
+        )
+    if url_obj.get_backend_name() == "postgresql":
         return create_engine(url_obj, pool_pre_ping=True, **kwargs)
     if url_obj.database and url_obj.database != ":memory:":
         Path(url_obj.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -44,9 +44,10 @@ CHANGE_KINDS: dict[str, str] = {"bank_account": "bank_account", "email": "email"
 
 
 class IdentifierHasher:
-    """Turns raw identifier parts into ``(kind, hash)`` with one key and per-kind caches."""
+    """Turns raw identifier parts into ``(kind, hash)`` with one key and per-kind LRU caches
+    of ``cache_size`` entries each (bounded memory; hot values such as shared devices stay)."""
 
-    def __init__(self, key: bytes, cache_size: int = 1 << 18) -> None:
+    def __init__(self, key: bytes, cache_size: int = 1 << 16) -> None:
         self._key = key
         self._cached: dict[str, Callable[..., str | None]] = {
             kind: lru_cache(maxsize=cache_size)(partial(self._compute, kind))

@@ -1,8 +1,10 @@
 """Schema migrations: Alembic, configured in code, scripts in ``store/migrations``.
 
 ``upgrade(url)`` brings a database to the latest schema; no ``alembic.ini`` is needed.
-New revisions are generated against a database at head with
-``alembic.command.revision(alembic_config(), message, autogenerate=True)``.
+A new revision is generated from the models against a database at head::
+
+    with make_engine(url).begin() as conn:
+        command.revision(alembic_config(conn), "message", autogenerate=True)
 """
 
 from __future__ import annotations

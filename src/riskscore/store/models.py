@@ -9,7 +9,7 @@ Indexes are chosen for the online queries in :mod:`riskscore.store.queries`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -46,6 +47,11 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UtcTimestamp(), dict[str, Any]: JSON()}
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, for Core statements (bulk writes, prebuilt queries)."""
+    return cast(Table, model.__table__)
 
 
 def _account_fk() -> Any:
@@ -107,6 +113,16 @@ class Signup(Base):
     ip24_hash: Mapped[str | None] = mapped_column(HASH)
     ip_type: Mapped[str | None] = mapped_column(String)
     ip_country: Mapped[str | None] = mapped_column(String(2))
+
+
+class SignupHour(Base):
+    """Signups completed per UTC hour: a rollup of ``signups`` kept by every writer, so
+    platform-wide counts over 28 days read ~700 rows instead of counting ~100k signups."""
+
+    __tablename__ = "signup_hours"
+
+    hour_start: Mapped[datetime] = mapped_column(primary_key=True)
+    signups: Mapped[int] = mapped_column(Integer)
 
 
 class KnownFraud(Base):

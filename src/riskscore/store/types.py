@@ -29,6 +29,11 @@ def require_aware(value: datetime, name: str = "timestamp") -> datetime:
     return value.astimezone(UTC)
 
 
+def floor_hour(value: datetime) -> datetime:
+    """Start of the UTC hour containing the aware datetime ``value``."""
+    return require_aware(value).replace(minute=0, second=0, microsecond=0)
+
+
 def to_micros(value: datetime) -> int:
     """Microseconds since the epoch of an aware datetime (SQLite's representation)."""
     return (require_aware(value) - EPOCH) // _MICRO

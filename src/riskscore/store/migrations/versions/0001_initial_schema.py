@@ -1,4 +1,5 @@
-"""Initial schema: accounts, hashed identifiers, signups, known fraud, events, audit log.
+"""Initial schema: accounts, hashed identifiers, signups (and their hourly rollup), known
+fraud, events, audit log, processed webhook events.
 
 Revision ID: 0001
 Revises:
@@ -76,6 +77,12 @@ def upgrade() -> None:
     _index("signups", "device_hash", "completed_at")
     _index("signups", "ip_hash", "completed_at")
     _index("signups", "ip24_hash", "completed_at")
+    op.create_table(
+        "signup_hours",
+        sa.Column("hour_start", UtcTimestamp(), nullable=False),
+        sa.Column("signups", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("hour_start", name=op.f("pk_signup_hours")),
+    )
     op.create_table(
         "known_fraud",
         sa.Column("account_id", sa.String(), nullable=False),
@@ -158,5 +165,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in ("processed_events", "decisions", "changes", "logins", "movements",
-                  "known_fraud", "signups", "identifiers", "accounts"):
+                  "known_fraud", "signup_hours", "signups", "identifiers", "accounts"):
         op.drop_table(table)  # drops the table's indexes with it

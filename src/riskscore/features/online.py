@@ -1,0 +1,118 @@
+"""Online features: one account (or one new application) from the entity store.
+
+Same names, meanings and windows as ``batch``; only the source differs (the store keeps
+keyed hashes where the Parquet data has raw identifiers, which compare the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from riskscore.features.activity_online import activity_aggregates
+from riskscore.features.application import APPLICATION_FEATURES, application_features
+from riskscore.features.definitions import HELPER_AGGREGATES, apply_derived
+from riskscore.features.links import CLUSTER_MAX, LINK_KINDS, VELOCITY_FEATURES
+from riskscore.store import queries
+from riskscore.store.hashing import IdentifierHasher
+
+HashPair = tuple[str, str]
+ONBOARDING_FEATURES: list[str] = [*APPLICATION_FEATURES, *VELOCITY_FEATURES]
+"""Features frozen at signup, kept with the account in the store."""
+
+
+def velocity_features(velocity: queries.SignupVelocity) -> dict[str, float]:
+    """The store's signup counts under the batch feature names."""
+    return {
+        "signups_same_device_1h": velocity.device_1h,
+        "signups_same_device_1d": velocity.device_1d,
+        "signups_same_ip_1h": velocity.ip_1h,
+        "signups_same_ip_1d": velocity.ip_1d,
+        "signups_same_ip24_1h": velocity.ip24_1h,
+        "signups_same_ip24_1d": velocity.ip24_1d,
+        "platform_signups_1d": velocity.platform_1d,
+        "platform_signup_ratio": velocity.platform_1d / max(velocity.platform_daily_avg_28d, 1.0),
+    }
+
+
+def onboarding_features(session: Session, account: Mapping[str, Any],
+                        signup: Mapping[str, Any], hasher: IdentifierHasher,
+                        as_of: datetime) -> dict[str, float]:
+    """What is frozen at signup: the application's features and the signup velocity before it.
+    The store keeps this dict with the account, so later scores reuse it."""
+    features = application_features(account, signup)
+    ip = signup.get("ip")
+    velocity = queries.signup_velocity(session, hasher.hash("device", signup.get("device_id")),
+                                       hasher.hash("ip", ip), hasher.hash("ip24", ip), as_of)
+    features.update(velocity_features(velocity))
+    return {k: float(v) for k, v in features.items()}
+
+
+def _link_features(session: Session, hashes: list[HashPair], as_of: datetime,
+                   cluster: queries.Cluster, exclude: str | None) -> dict[str, float]:
+    counts = queries.duplicate_counts(session, [h for h in hashes if h[0] in LINK_KINDS], as_of,
+                                      exclude_account_id=exclude)
+    out: dict[str, float] = {}
+    for kind in LINK_KINDS:
+        found = counts.get(kind)
+        out[f"shared_{kind}"] = float(found.accounts if found else 0)
+        out[f"fraud_shared_{kind}"] = float(found.known_fraud if found else 0)
+    out["cluster_size"] = float(min(cluster.size, CLUSTER_MAX))
+    out["cluster_known_fraud"] = float(cluster.known_fraud)
+    return out
+
+
+def _activity(session: Session | None, account_id: str | None, country: str,
+              signup: Mapping[str, Any] | None, created_at: datetime,
+              as_of: datetime) -> dict[str, float]:
+    import pandas as pd
+
+    if session is not None and account_id is not None:
+        events = queries.account_events(session, account_id, as_of)
+        movements, logins, changes = events.movements, events.logins, events.changes
+    else:
+        movements = logins = changes = pd.DataFrame(columns=["ts"])
+        movements = pd.DataFrame(columns=["ts", "movement_id", "amount", "type", "status"])
+        logins = pd.DataFrame(columns=["ts", "device_id", "ip", "ip_country", "ip_type",
+                                       "success"])
+        changes = pd.DataFrame(columns=["ts", "device_id", "change_type"])
+    aggregates = activity_aggregates(movements, logins, changes, dict(signup) if signup else None,
+                                     country, as_of)
+    aggregates["as_of_epoch"] = as_of.timestamp()
+    age = (as_of - created_at).total_seconds() / 86_400
+    derived = apply_derived({k: np.asarray([v], float) for k, v in aggregates.items()},
+                            np.asarray([age]))
+    return {k: float(v[0]) for k, v in derived.items()
+            if k not in HELPER_AGGREGATES and k != "as_of_epoch"}
+
+
+def application_online_features(session: Session, account: Mapping[str, Any],
+                                signup: Mapping[str, Any], hasher: IdentifierHasher,
+                                as_of: datetime) -> dict[str, float]:
+    """Every feature of a new application, before it is recorded in the store."""
+    features = onboarding_features(session, account, signup, hasher, as_of)
+    hashes = hasher.application(account, signup)
+    cluster = queries.linked_cluster(session, None, as_of, max_size=CLUSTER_MAX,
+                                     seed_hashes=hashes)
+    features.update(_link_features(session, hashes, as_of, cluster, exclude=None))
+    features.update(_activity(None, None, str(account.get("country")), signup, as_of, as_of))
+    return features
+
+
+def account_online_features(session: Session, account_id: str,
+                            as_of: datetime) -> dict[str, float]:
+    """Every feature of a stored account as of ``as_of`` (after its signup)."""
+    profile = queries.account_profile(session, account_id)
+    features = {k: float(v) for k, v in (profile.onboarding_features or {}).items()
+                if v is not None}
+    hashes = queries.identifier_hashes(session, account_id, as_of)
+    cluster = queries.linked_cluster(session, account_id, as_of, max_size=CLUSTER_MAX)
+    features.update(_link_features(session, hashes, as_of, cluster, exclude=account_id))
+    signup = queries.signup_of(session, account_id)
+    features.update(_activity(session, account_id, profile.country, signup,
+                              profile.created_at, as_of))
+    return features

@@ -1,0 +1,83 @@
+"""Online features (entity store) equal batch features (DuckDB over Parquet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskscore.features.batch import compute_features
+from riskscore.features.catalogue import feature_names
+from riskscore.features.online import (
+    ONBOARDING_FEATURES,
+    account_online_features,
+    application_online_features,
+)
+from riskscore.store import IdentifierHasher, load_dataset, make_engine, session_factory, upgrade
+from riskscore.store.record import save_onboarding_features
+
+END = pd.Timestamp("2026-01-01", tz="UTC")
+
+
+@pytest.fixture(scope="module")
+def store(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'parity.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    load_dataset(sim_dir, engine)
+    return session_factory(engine)
+
+
+@pytest.fixture(scope="module")
+def sample(sim_dir: Path) -> pd.DataFrame:
+    accounts = pd.read_parquet(sim_dir / "accounts.parquet")
+    labels = pd.read_parquet(sim_dir / "labels.parquet").set_index("account_id")
+    rng = np.random.default_rng(7)
+    fraud = accounts[labels.is_fraud.reindex(accounts.account_id).to_numpy()]
+    picked = pd.concat([fraud.groupby(labels.typology.reindex(fraud.account_id).to_numpy())
+                        .head(4), accounts.sample(40, random_state=3)])
+    age = pd.to_timedelta(rng.uniform(0.5, 150, len(picked)), unit="D")
+    return pd.DataFrame({"account_id": picked.account_id.to_numpy(),
+                         "as_of": (picked.created_at + age).clip(upper=END).to_numpy()})
+
+
+def _compare(online: dict[str, float], batch: pd.Series, where: str) -> None:
+    names = feature_names()
+    assert set(online) >= set(names), sorted(set(names) - set(online))
+    got = np.array([online[n] for n in names], float)
+    want = batch[names].to_numpy(float)
+    bad = [(n, g, w) for n, g, w in zip(names, got, want, strict=True)
+           if not np.isclose(g, w, rtol=1e-9, atol=1e-6, equal_nan=True)]
+    assert not bad, f"{where}: {bad[:8]}"
+
+
+def test_account_features_online_equal_batch(sim_dir: Path, store, sample) -> None:
+    batch = compute_features(sim_dir, sample)
+    with store() as session:
+        for row in batch.itertuples(index=False):
+            onboarding = batch.loc[(batch.account_id == row.account_id), ONBOARDING_FEATURES]
+            save_onboarding_features(session, row.account_id, onboarding.iloc[0].to_dict())
+        session.commit()
+        for _, row in batch.iterrows():
+            online = account_online_features(session, row.account_id,
+                                             row.as_of.to_pydatetime())
+            _compare(online, row, f"{row.account_id} as of {row.as_of}")
+
+
+def test_application_features_online_equal_batch(sim_dir: Path, store, sample) -> None:
+    accounts = pd.read_parquet(sim_dir / "accounts.parquet").set_index("account_id")
+    sessions = pd.read_parquet(sim_dir / "signup_sessions.parquet").set_index("account_id")
+    ids = sample.account_id.drop_duplicates().head(40)
+    at_signup = pd.DataFrame({"account_id": ids.to_numpy(),
+                              "as_of": accounts.created_at.reindex(ids).to_numpy()})
+    batch = compute_features(sim_dir, at_signup)
+    hasher = IdentifierHasher.from_settings()
+    with store() as session:
+        for _, row in batch.iterrows():
+            account = {"account_id": row.account_id, **accounts.loc[row.account_id].to_dict()}
+            signup = sessions.loc[row.account_id].to_dict()
+            online = application_online_features(session, account, signup, hasher,
+                                                 row.as_of.to_pydatetime())
+            _compare(online, row, f"application {row.account_id}")
