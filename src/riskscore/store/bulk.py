@@ -25,7 +25,7 @@ from riskscore.store.models import Identifier, table_of
 
 Columns = Mapping[str, Sequence[Any]]
 SQLITE_BULK_PRAGMAS: tuple[str, ...] = (
-    "cache_size=-1048576",  # 1 GiB of page cache while loading: far fewer spills to the WAL
+    "cache_size=-262144",  # 256 MiB of page cache while loading: fewer spills to the WAL
     "temp_store=FILE",  # index builds sort in temp files, so memory stays bounded
 )
 _BULK_NAMES = {pragma.partition("=")[0] for pragma in SQLITE_BULK_PRAGMAS}
