@@ -1,0 +1,44 @@
+"""End to end: the real CLI in a child process."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def _run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "riskscore", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "RISKSCORE_HOME": str(home),
+                                                       "COLUMNS": "200"})
+
+
+def test_simulate_summary_features(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    done = _run("simulate", "--accounts", "1500", "--days", "120", "--seed", "4", "--out",
+                str(data), home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "wrote accounts=1,500" in done.stdout
+    summary = _run("summary", str(data), home=tmp_path)
+    assert summary.returncode == 0 and "Fraud by typology" in summary.stdout
+    out = tmp_path / "features.parquet"
+    feats = _run("features", "--data", str(data), "--out", str(out), "--as-of", "2025-04-01",
+                 home=tmp_path)
+    assert feats.returncode == 0, feats.stderr
+    frame = pd.read_parquet(out)
+    created = pd.read_parquet(data / "accounts.parquet").created_at
+    assert len(frame) == (created <= pd.Timestamp("2025-04-01", tz="UTC")).sum()
+    assert frame.shape[1] == 2 + 175
+
+
+def test_bad_data_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _run("simulate", "--accounts", "300", "--days", "60", "--out", str(data), home=tmp_path)
+    (data / "movements.parquet").write_text("not parquet")
+    done = _run("summary", str(data), home=tmp_path)
+    assert done.returncode == 2
+    assert "invalid data: table movements" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    bad = _run("simulate", "--accounts", "5", "--out", str(data), home=tmp_path)
+    assert bad.returncode == 2 and "--accounts" in bad.stdout + bad.stderr
