@@ -59,10 +59,11 @@ def identifier_events(con: duckdb.DuckDBPyConnection, identity: pd.DataFrame,
         sources += ["SELECT account_id, 'device', device_id, completed_at, TRUE FROM "
                     "signup_sessions", "SELECT account_id, 'ip', ip, completed_at, TRUE FROM "
                     "signup_sessions"]
-    for table in ("logins", "changes"):
+    # Failed logins link nothing: one credential-stuffing device would tie all its victims.
+    for table, where in (("logins", " WHERE success"), ("changes", "")):
         if table in tables:
-            sources += [f"SELECT account_id, 'device', device_id, ts, FALSE FROM {table}",
-                        f"SELECT account_id, 'ip', ip, ts, FALSE FROM {table}"]
+            sources += [f"SELECT account_id, 'device', device_id, ts, FALSE FROM {table}{where}",
+                        f"SELECT account_id, 'ip', ip, ts, FALSE FROM {table}{where}"]
     if "changes" in tables:
         ch = con.execute("""SELECT c.account_id, c.change_type, c.new_value, a.country, c.ts
                             FROM changes c JOIN accounts a USING (account_id)
