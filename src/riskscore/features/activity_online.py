@@ -31,8 +31,20 @@ DAY_US = 24 * HOUR_US
 
 def _us(values: pd.Series | np.ndarray) -> np.ndarray:
     """Timestamps as integer microseconds since the epoch (UTC)."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.to_numpy("datetime64[us]").astype(np.int64)  # the fast path
     series = pd.to_datetime(pd.Series(values), utc=True)
     return series.dt.tz_convert(None).to_numpy("datetime64[us]").astype(np.int64)
+
+
+def _instant_us(when: datetime) -> int:
+    """One aware timestamp as integer microseconds since the epoch."""
+    return int(pd.Timestamp(when).value) // 1_000  # .value is always nanoseconds
+
+
+def _columns(frame: pd.DataFrame, order: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    cols = {c: frame[c].to_numpy() for c in frame.columns}
+    return cols if order is None else {c: v[order] for c, v in cols.items()}
 
 
 def _first_seen(keys: list[np.ndarray], times: list[np.ndarray]) -> dict[object, int]:
@@ -46,12 +58,14 @@ def _first_seen(keys: list[np.ndarray], times: list[np.ndarray]) -> dict[object,
 
 def enrich_movements(mv: pd.DataFrame, changes: pd.DataFrame) -> dict[str, np.ndarray]:
     """Row flags of ``batch_sql.enriched_movements_sql`` for one account's movements."""
-    mv = mv.sort_values(["ts", "movement_id"], kind="stable")
     ts = _us(mv["ts"])
-    amount = mv["amount"].to_numpy(np.int64)
-    type_ = mv["type"].to_numpy(object)
-    status = mv["status"].fillna("succeeded").to_numpy(object) if "status" in mv else \
-        np.full(len(mv), "succeeded", object)
+    order = np.lexsort((mv["movement_id"].to_numpy(object).astype(str), ts))
+    columns = _columns(mv, order)
+    ts = ts[order]
+    amount = columns["amount"].astype(np.int64)
+    type_ = columns["type"].astype(object)
+    status = np.where(pd.isna(columns["status"]), "succeeded", columns["status"]) \
+        if "status" in columns else np.full(len(mv), "succeeded", object)
     sign = np.array([MOVEMENT_SIGN.get(t, 0) for t in type_], np.int64)
     signed = np.where(status == "failed", 0, sign * amount)
     balance = np.cumsum(signed)
@@ -69,10 +83,9 @@ def enrich_movements(mv: pd.DataFrame, changes: pd.DataFrame) -> dict[str, np.nd
         later = np.flatnonzero(balance[i + 1:end] <= DRAIN_FLOOR * balance[i])
         if len(later):
             drain_ts[i] = ts[i + 1 + later[0]]
-    columns = {c: mv[c].to_numpy() for c in mv.columns}
     for flag in ("instant", "international"):
-        if flag in mv:
-            columns[flag] = mv[flag].fillna(False).to_numpy(bool)
+        if flag in columns:
+            columns[flag] = np.where(pd.isna(columns[flag]), False, columns[flag]).astype(bool)
     columns.update({"ts": ts, "signed_amount": signed, "is_round": amount % ROUND_UNIT == 0,
                     "after_bank_change": after_change, "drain_ts": drain_ts, "status": status})
     return columns
@@ -84,12 +97,12 @@ def enrich_logins(logins: pd.DataFrame, signup: dict[str, object] | None,
     ts = _us(logins["ts"]) if len(logins) else np.empty(0, np.int64)
     device = logins["device_id"].to_numpy(object)
     ip = logins["ip"].to_numpy(object)
-    s_ts = np.array([_us(np.array([signup["completed_at"]]))[0]] if signup else [], np.int64)
+    s_ts = np.array([_instant_us(signup["completed_at"])] if signup else [], np.int64)
     first_device = _first_seen([np.array([signup["device_id"]] if signup else [], object),
                                 device], [s_ts, ts])
     first_ip = _first_seen([np.array([signup["ip"]] if signup else [], object), ip], [s_ts, ts])
     ip_country = logins["ip_country"].to_numpy(object)
-    columns = {c: logins[c].to_numpy() for c in logins.columns}
+    columns = _columns(logins)
     columns.update({
         "ts": ts,
         "new_device": np.array([t <= first_device[d] for d, t in zip(device, ts, strict=True)],
@@ -105,11 +118,11 @@ def enrich_changes(changes: pd.DataFrame, logins: pd.DataFrame,
     """Row flags of ``batch_sql.enriched_changes_sql`` for one account's changes."""
     ts = _us(changes["ts"]) if len(changes) else np.empty(0, np.int64)
     login_ts = _us(logins["ts"]) if len(logins) else np.empty(0, np.int64)
-    s_ts = np.array([_us(np.array([signup["completed_at"]]))[0]] if signup else [], np.int64)
+    s_ts = np.array([_instant_us(signup["completed_at"])] if signup else [], np.int64)
     first = _first_seen([np.array([signup["device_id"]] if signup else [], object),
                          logins["device_id"].to_numpy(object)], [s_ts, login_ts])
     recent = NEW_DEVICE_HOURS * HOUR_US
-    columns = {c: changes[c].to_numpy() for c in changes.columns}
+    columns = _columns(changes)
     columns.update({
         "ts": ts,
         "from_new_device": np.array([d not in first or first[d] > t - recent for d, t in
@@ -119,26 +132,31 @@ def enrich_changes(changes: pd.DataFrame, logins: pd.DataFrame,
     return columns
 
 
-def _mask(agg: Agg, rows: dict[str, np.ndarray], as_of_us: int) -> np.ndarray:
+def _mask(agg: Agg, rows: dict[str, np.ndarray], as_of_us: int,
+          cache: dict[object, np.ndarray]) -> np.ndarray:
     ts = rows["ts"]
     mask = ts < as_of_us
     if agg.window is not None:
         mask &= ts >= as_of_us - agg.window * DAY_US
     for column, values in agg.where:
-        if column == "drained":
-            mask &= rows["drain_ts"] < as_of_us
-        elif len(values) == 1 and isinstance(values[0], bool):
-            mask &= rows[column].astype(bool) == values[0]
-        else:
-            mask &= np.isin(rows[column].astype(object), np.asarray(values, object))
+        key = (id(rows), column, values)
+        if key not in cache:
+            if column == "drained":
+                cache[key] = rows["drain_ts"] < as_of_us
+            elif len(values) == 1 and isinstance(values[0], bool):
+                cache[key] = rows[column].astype(bool) == values[0]
+            else:
+                cache[key] = np.isin(rows[column].astype(object), np.asarray(values, object))
+        mask &= cache[key]
     return mask
 
 
-def evaluate(agg: Agg, rows: dict[str, np.ndarray], as_of_us: int) -> float:
-    """One aggregate over one account's enriched rows."""
+def evaluate(agg: Agg, rows: dict[str, np.ndarray], as_of_us: int,
+             cache: dict[object, np.ndarray]) -> float:
+    """One aggregate over one account's enriched rows (``cache``: filter masks by rows)."""
     if len(rows["ts"]) == 0:
         return 0.0 if agg.fn in ("count", "sum", "distinct") else np.nan
-    mask = _mask(agg, rows, as_of_us)
+    mask = _mask(agg, rows, as_of_us, cache)
     if agg.fn == "count":
         return float(mask.sum())
     if agg.fn == "last_ts":
@@ -157,10 +175,11 @@ def activity_aggregates(movements: pd.DataFrame, logins: pd.DataFrame, changes: 
                         signup: dict[str, object] | None, country: str,
                         as_of: datetime) -> dict[str, float]:
     """All ``AGGREGATES`` of one account as of ``as_of``."""
-    as_of_us = int(_us(np.array([as_of]))[0])
+    as_of_us = _instant_us(as_of)
     rows = {
         "movements": enrich_movements(movements, changes),
         "logins": enrich_logins(logins, signup, country),
         "changes": enrich_changes(changes, logins, signup),
     }
-    return {a.name: evaluate(a, rows[a.table], as_of_us) for a in AGGREGATES}
+    cache: dict[object, np.ndarray] = {}
+    return {a.name: evaluate(a, rows[a.table], as_of_us, cache) for a in AGGREGATES}
