@@ -40,7 +40,8 @@ def sample(sim_dir: Path) -> pd.DataFrame:
                         .head(4), accounts.sample(40, random_state=3)])
     age = pd.to_timedelta(rng.uniform(0.5, 150, len(picked)), unit="D")
     return pd.DataFrame({"account_id": picked.account_id.to_numpy(),
-                         "as_of": (picked.created_at + age).clip(upper=END).to_numpy()})
+                         "as_of": (picked.created_at + age).clip(upper=END).dt.floor("us")
+                         .to_numpy()})
 
 
 def _compare(online: dict[str, float], batch: pd.Series, where: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from riskscore import schema
 from riskscore.features.activity_online import activity_aggregates
 from riskscore.features.application import APPLICATION_FEATURES, application_features
 from riskscore.features.definitions import HELPER_AGGREGATES, apply_derived
@@ -69,17 +70,12 @@ def _link_features(session: Session, hashes: list[HashPair], as_of: datetime,
 def _activity(session: Session | None, account_id: str | None, country: str,
               signup: Mapping[str, Any] | None, created_at: datetime,
               as_of: datetime) -> dict[str, float]:
-    import pandas as pd
-
     if session is not None and account_id is not None:
         events = queries.account_events(session, account_id, as_of)
         movements, logins, changes = events.movements, events.logins, events.changes
-    else:
-        movements = logins = changes = pd.DataFrame(columns=["ts"])
-        movements = pd.DataFrame(columns=["ts", "movement_id", "amount", "type", "status"])
-        logins = pd.DataFrame(columns=["ts", "device_id", "ip", "ip_country", "ip_type",
-                                       "success"])
-        changes = pd.DataFrame(columns=["ts", "device_id", "change_type"])
+    else:  # a new application has no history yet
+        movements, logins, changes = (schema.TABLES[t].schema.empty_table().to_pandas()
+                                      for t in ("movements", "logins", "changes"))
     aggregates = activity_aggregates(movements, logins, changes, dict(signup) if signup else None,
                                      country, as_of)
     aggregates["as_of_epoch"] = as_of.timestamp()
