@@ -128,12 +128,7 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     age = (snaps["as_of"].to_numpy() - created) / np.timedelta64(1, "D")
     columns["as_of_epoch"] = (snaps["as_of"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds() \
         .to_numpy()
-    if all(n in columns for n in ("dispute_count_90d", "last_bank_change_ts", "round_count_30d",
-                                  "roundable_count_30d", "max_amount_7d", "mean_amount_90d",
-                                  "intl_card_sum_30d", "gift_card_sum_30d")):
-        columns = apply_derived(columns, age)
-    else:
-        columns["account_age_days"] = np.asarray(age, float)
+    columns = apply_derived(columns, age)
     activity = pd.DataFrame({k: v for k, v in columns.items()
                              if k not in HELPER_AGGREGATES and k != "as_of_epoch"},
                             index=snaps.index)

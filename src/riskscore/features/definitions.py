@@ -228,9 +228,13 @@ def activity_feature_names() -> list[str]:
 
 
 def apply_derived(columns: dict[str, np.ndarray], age_days: np.ndarray) -> dict[str, np.ndarray]:
-    """Add derived features and the account age to a mapping of aggregate columns."""
+    """Add derived features and the account age to a mapping of aggregate columns; a
+    derived feature whose inputs are missing is left out."""
     out = dict(columns)
     for d in DERIVED:
-        out[d.name] = np.asarray(d.fn(out), float)
+        try:
+            out[d.name] = np.asarray(d.fn(out), float)
+        except KeyError:  # an input aggregate was dropped: its source data is absent
+            continue
     out["account_age_days"] = np.asarray(age_days, float)
     return out

@@ -13,14 +13,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from riskscore.features.identity import ID_COLUMNS
 from riskscore.store.hashing import IdentifierHasher
 from riskscore.store.queries import CLUSTER_KINDS
 
 LINK_KINDS: tuple[str, ...] = ("email", "phone", "address", "tax_id", "bank_account", "device",
                                "ip")
 CLUSTER_MAX = 500
-APPLICATION_KINDS: dict[str, str] = {"email": "email", "phone": "phone", "address": "address",
-                                     "tax_id": "tax_id", "bank_account": "bank_account"}
+APPLICATION_KINDS: tuple[str, ...] = tuple(c.removeprefix("id_") for c in ID_COLUMNS)
 LINK_FEATURES: dict[str, str] = {
     **{f"shared_{k}": f"Other accounts that used the same {k.replace('_', ' ')} before the "
        "as-of time." for k in LINK_KINDS},
