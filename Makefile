@@ -27,7 +27,7 @@ demo: $(STAMP)
 	RISKSCORE_HOME=$(DEMO)/var $(BIN)/riskscore features --data $(DEMO)/data --out $(DEMO)/features.parquet
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH)

@@ -10,6 +10,8 @@ import pytest
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# Two xdist workers share two cores: LightGBM with two threads each would thrash.
+os.environ.setdefault("RISKSCORE_MODEL_THREADS", "1")
 # Embedded stores and caches of a test run live in a throwaway directory.
 os.environ["RISKSCORE_HOME"] = tempfile.mkdtemp(prefix="riskscore-test-")
 
@@ -28,3 +30,19 @@ def sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                            fraud_rate=0.04)
     write_tables(simulate(cfg), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def trained(sim_dir: Path):
+    """One model trained on ``sim_dir`` and promoted to champion in this worker's MLflow.
+
+    Tests that use it carry ``@pytest.mark.xdist_group("trained")`` so one worker
+    trains it once.
+    """
+    from riskscore.training.config import TrainingConfig
+    from riskscore.training.pipeline import train
+    from riskscore.training.promotion import promote
+
+    result = train(sim_dir, TrainingConfig(negative_rate=0.5, num_boost_round=300))
+    promote()
+    return result

@@ -24,7 +24,7 @@ def _frame_table(title: str, df: pd.DataFrame) -> Table:
     for col in df.columns:
         table.add_column(str(col), justify="right" if df[col].dtype.kind in "fiu" else "left")
     for row in df.itertuples(index=False):
-        table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int)
+        table.add_row(*(_number(v) if isinstance(v, float) else f"{v:,}" if isinstance(v, int)
                         else str(v) for v in row))
     return table
 
@@ -84,6 +84,11 @@ def summary(data: Annotated[Path, typer.Argument(help="Directory of contract tab
                       f"columns {report.missing_columns}")
 
 
+def _number(value: float) -> str:
+    """Money-sized values with thousands separators, rates with four decimals."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
+
+
 def _invalid(exc: Exception) -> typer.Exit:
     console.print(f"[red]invalid data:[/red] {exc}")
     return typer.Exit(2)
@@ -129,3 +134,114 @@ def features_doc() -> None:
     from riskscore.features.catalogue import markdown
 
     typer.echo(markdown(), nl=False)
+
+
+def _stage_progress(total: int, stages: tuple[str, ...], title: str):
+    """A rich progress bar advanced by named stages; other names only relabel it."""
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
+                        console=console)
+    task = progress.add_task(title, total=total)
+
+    def advance(stage: str) -> None:
+        progress.update(task, advance=1 if stage in stages else 0, description=stage)
+
+    return progress, advance
+
+
+def _training_config(horizon_days: int, negative_rate: float, seed: int):
+    from riskscore.training.config import TrainingConfig
+
+    return TrainingConfig(horizon_days=horizon_days, negative_rate=negative_rate, seed=seed)
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="Directory of contract tables (docs/data.md).")],
+    params: Annotated[Path | None, typer.Option(help="JSON of LightGBM parameters (from "
+                                                     "`riskscore tune`).")] = None,
+    horizon_days: Annotated[int, typer.Option(min=7, help="Label horizon after a snapshot.")] = 60,
+    negative_rate: Annotated[float, typer.Option(min=0.01, max=1.0, help="Share of good train "
+                                                 "snapshots kept.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Train LightGBM and baselines out of time, log to MLflow, register a challenger."""
+    import json
+
+    from riskscore.training.pipeline import STAGES
+    from riskscore.training.pipeline import train as run
+
+    try:
+        report = validate_dataset(data)
+    except DataContractError as exc:
+        raise _invalid(exc) from exc
+    extra = json.loads(params.read_text())["params"] if params else None
+    cfg = _training_config(horizon_days, negative_rate, seed)
+    progress, advance = _stage_progress(len(STAGES), STAGES, "training")
+    try:
+        with progress:
+            result = run(report.root, cfg, extra, advance)
+    except DataContractError as exc:
+        raise _invalid(exc) from exc
+    console.print(_frame_table("Snapshots by split", result.counts.reset_index()))
+    console.print(_frame_table("Out-of-time test set", result.metrics.reset_index(
+        names="metric")))
+    console.print(_frame_table("Recall at 5% FPR by segment", result.segments))
+    console.print(f"MLflow run {result.run_id}; registered version {result.version} as "
+                  f"[bold]challenger[/bold] ({sum(result.seconds.values()):.0f}s: "
+                  f"{result.seconds})")
+
+
+@app.command()
+def tune(
+    data: Annotated[Path, typer.Option(help="Directory of contract tables.")],
+    out: Annotated[Path, typer.Option(help="Where to write the best parameters (JSON).")] =
+        Path("best_params.json"),
+    trials: Annotated[int, typer.Option(min=1, max=500, help="Most trials to run.")] = 20,
+    timeout: Annotated[float, typer.Option(min=10, help="Most seconds to search.")] = 600,
+    horizon_days: Annotated[int, typer.Option(min=7)] = 60,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Bounded Optuna search on the validation period; each trial an MLflow child run."""
+    from riskscore.training.tune import tune as run
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
+                        console=console)
+    with progress:
+        task = progress.add_task("tuning", total=trials)
+        best = run(data, out, trials, timeout, _training_config(horizon_days, 1.0, seed),
+                   lambda n, v: progress.update(task, advance=1,
+                                                description=f"trial {n}: PR-AUC {v:.4f}"))
+    console.print(f"best validation PR-AUC {best['valid_pr_auc']:.4f} after {best['trials']} "
+                  f"trials: {best['params']} -> {out}")
+
+
+@app.command()
+def promote(
+    force: Annotated[bool, typer.Option(help="Promote even if the gate fails (recorded).")] =
+        False,
+    reason: Annotated[str, typer.Option(help="Why (required with --force).")] = "",
+) -> None:
+    """Make the challenger the champion if it is at least as good on the champion's test set."""
+    from riskscore.training.promotion import promote as run
+    from riskscore.training.registry import RegistryError
+
+    if force and not reason:
+        console.print("[red]--force needs --reason[/red] (it is recorded on the model version)")
+        raise typer.Exit(2)
+    try:
+        gate = run(force, reason or None)
+    except RegistryError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    if not gate.table.empty:
+        console.print(_frame_table(f"Gate on {gate.champion}'s test set",
+                                   gate.table.reset_index(names="metric")))
+    for note in gate.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    verdict = "passed" if gate.passed else "FAILED"
+    if gate.promoted:
+        how = " [bold red](forced, recorded)[/bold red]" if gate.forced else ""
+        console.print(f"gate {verdict}: {gate.challenger} is now [bold]champion[/bold]{how}")
+    else:
+        console.print(f"gate {verdict}: champion stays {gate.champion}")
+        raise typer.Exit(0 if gate.passed else 1)

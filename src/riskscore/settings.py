@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     mlflow_uri: str | None = Field(
         None, description="MLflow tracking URI; default a SQLite file under home."
     )
+    mlflow_experiment: str = Field("riskscore", description="MLflow experiment of training runs.")
+    model_name: str = Field("riskscore", description="Registered model name in MLflow.")
+    model_threads: int = Field(2, ge=1, description="Threads LightGBM uses to train (more "
+                               "threads than free cores makes it many times slower).")
     duckdb_memory_limit: str = Field(
         "3GB", description="Memory DuckDB may use before spilling to disk (batch jobs)."
     )

@@ -1,0 +1,1 @@
+"""Training: labelled snapshots, LightGBM and baselines, evaluation, MLflow registry."""
