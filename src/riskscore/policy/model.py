@@ -96,7 +96,7 @@ class PayoutDelay(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> PayoutDelay:
         if self.min_days > self.max_days:
-            raise ValueError(f"payout_delay: min_days ({self.min_days}) is above max_days "
+            raise ValueError(f"min_days ({self.min_days}) is above max_days "
                              f"({self.max_days})")
         return self
 
@@ -130,7 +130,7 @@ class FailClosed(_Strict):
     @classmethod
     def _never_lenient(cls, action: Action) -> Action:
         if action < Action.MANUAL_REVIEW:
-            raise ValueError(f"fail_closed.action must be manual_review or stricter, not {action}")
+            raise ValueError(f"must be manual_review or stricter, not {action.value}")
         return action
 
 
@@ -169,21 +169,21 @@ class Policy(_Strict):
     @classmethod
     def _levels_ordered(cls, levels: dict[RiskLevel, float]) -> dict[RiskLevel, float]:
         if RiskLevel.LOW in levels:
-            raise ValueError("risk_levels: `low` is everything below `medium`; list only "
+            raise ValueError("`low` is everything below `medium`; list only "
                              "medium, high and critical")
         missing = [lvl.value for lvl in RiskLevel if lvl != RiskLevel.LOW and lvl not in levels]
         if missing:
-            raise ValueError(f"risk_levels: missing {', '.join(missing)}")
-        _increasing("risk_levels", [(lvl.value, levels[lvl]) for lvl in list(RiskLevel)[1:]])
+            raise ValueError(f"missing {', '.join(missing)}")
+        _increasing([(lvl.value, levels[lvl]) for lvl in list(RiskLevel)[1:]])
         return levels
 
     @field_validator("bands")
     @classmethod
     def _bands_ordered(cls, bands: dict[Action, float]) -> dict[Action, float]:
         if bands.get(Action.APPROVE) != 0.0:
-            raise ValueError("bands: `approve: 0.0` is required, so every probability has an "
+            raise ValueError("`approve: 0.0` is required, so every probability has an "
                              "action")
-        _increasing("bands", [(a.value, bands[a]) for a in Action if a in bands])
+        _increasing([(a.value, bands[a]) for a in Action if a in bands])
         return bands
 
     @model_validator(mode="after")
@@ -282,10 +282,10 @@ class Policy(_Strict):
         return min(max([days, *floors]), delay.max_days)
 
 
-def _increasing(where: str, pairs: list[tuple[str, float]]) -> None:
+def _increasing(pairs: list[tuple[str, float]]) -> None:
     for (name_a, a), (name_b, b) in zip(pairs, pairs[1:], strict=False):
         if not a < b:
-            raise ValueError(f"{where}: {name_b} ({b}) must be above {name_a} ({a}); "
+            raise ValueError(f"{name_b} ({b}) must be above {name_a} ({a}); "
                              f"thresholds rise with severity")
 
 
