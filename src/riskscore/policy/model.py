@@ -262,9 +262,9 @@ class Policy(_Strict):
 
         if probability is not None and contributions and self.reasons.max_model_reasons:
             taken = {r.code for r in reasons}
-            reasons += [r for r in top_reasons(contributions, values, self.reasons.max_model_reasons,
-                                               min_contribution=self.reasons.min_contribution)
-                        if r.code not in taken]
+            model_reasons = top_reasons(contributions, values, self.reasons.max_model_reasons,
+                                        min_contribution=self.reasons.min_contribution)
+            reasons += [r for r in model_reasons if r.code not in taken]
         return PolicyOutcome(action=action, delay_days=self._delay(action, probability, values,
                                                                    fired),
                              risk_level=level, reasons=reasons,
