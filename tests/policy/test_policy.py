@@ -179,3 +179,14 @@ def test_exposure_counts_negative_balance_depth_not_a_negative_balance(policy: P
     delay = policy.payout_delay
     assert delay.exposure_of({"balance": -50_000, "negative_balance_depth": 50_000}) == 50_000
     assert delay.exposure_of({"balance": None, "charge_sum_30d": float("nan")}) == 0.0
+
+
+def test_outcome_becomes_the_api_decision(policy: Policy, clean) -> None:
+    from datetime import UTC, datetime
+
+    outcome = policy.decide(0.3, {**clean, "balance": 300_000}, {"has_website": 0.2})
+    decision = outcome.decision(account_id="acct_1", score=0.3, model_version="m/1",
+                                policy_version=policy.full_version, scored_at=datetime.now(UTC))
+    assert (decision.action, decision.delay_days, decision.risk_level) == (
+        outcome.action, outcome.delay_days, outcome.risk_level)
+    assert decision.reasons == outcome.reasons and decision.policy_version.startswith("2025")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -24,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from riskscore.contracts import Action, Reason, ReasonCode, RiskLevel
+from riskscore.contracts import Action, Decision, Reason, ReasonCode, RiskLevel
 from riskscore.features.catalogue import feature_names
 from riskscore.policy.conditions import PROBABILITY, Condition
 from riskscore.policy.reasons import top_reasons
@@ -150,6 +151,15 @@ class PolicyOutcome:
     rules_fired: list[str]
     rules_not_evaluated: list[str] = field(default_factory=list)
 
+    def decision(self, *, account_id: str, score: float | None, model_version: str | None,
+                 policy_version: str, scored_at: datetime,
+                 shadow: dict[str, Any] | None = None) -> Decision:
+        """The API's :class:`Decision` carrying this outcome."""
+        return Decision(account_id=account_id, score=score, risk_level=self.risk_level,
+                        action=self.action, delay_days=self.delay_days, reasons=self.reasons,
+                        model_version=model_version, policy_version=policy_version,
+                        scored_at=scored_at, shadow=shadow)
+
 
 class Policy(_Strict):
     """A validated decision policy (see ``default.yaml`` for the meaning of each part)."""
@@ -211,12 +221,8 @@ class Policy(_Strict):
         return f"{self.version}+{self.content_hash}" if self.content_hash else self.version
 
     def risk_level(self, probability: float) -> RiskLevel:
-        level = RiskLevel.LOW
-        for lvl, threshold in self.risk_levels.items():
-            if probability >= threshold and list(RiskLevel).index(lvl) > \
-                    list(RiskLevel).index(level):
-                level = lvl
-        return level
+        reached = [lvl for lvl, threshold in self.risk_levels.items() if probability >= threshold]
+        return max(reached, key=list(RiskLevel).index, default=RiskLevel.LOW)
 
     def band_action(self, probability: float) -> Action:
         return max((a for a, threshold in self.bands.items() if probability >= threshold),
