@@ -42,3 +42,15 @@ def test_bad_data_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in done.stdout + done.stderr
     bad = _run("simulate", "--accounts", "5", "--out", str(data), home=tmp_path)
     assert bad.returncode == 2 and "--accounts" in bad.stdout + bad.stderr
+
+
+def test_policy_check_prints_rules_or_names_the_problem(tmp_path: Path) -> None:
+    done = _run("policy-check", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "is valid" in done.stdout and "NEW_ACCOUNT_PULL_FUNDING" in done.stdout
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("version: x\nbands: {approve: 0.0, reject: 0.5}\n")
+    done = _run("policy-check", str(bad), home=tmp_path)
+    assert done.returncode == 2
+    assert "invalid policy" in done.stdout and "risk_levels" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr

@@ -245,3 +245,43 @@ def promote(
     else:
         console.print(f"gate {verdict}: champion stays {gate.champion}")
         raise typer.Exit(0 if gate.passed else 1)
+
+
+@app.command("policy-check")
+def policy_check(
+    path: Annotated[Path | None, typer.Argument(
+        help="Policy file to check (default: RISKSCORE_POLICY_PATH, else the packaged one).")]
+    = None,
+) -> None:
+    """Validate a decision-policy file and print its bands and rules."""
+    from riskscore.policy import PolicyError, load_policy, policy_summary
+
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        console.print(f"[red]invalid policy:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"policy [bold]{policy.full_version}[/bold] is valid")
+    bands = Table(title="Score bands (calibrated probability)")
+    bands.add_column("action")
+    bands.add_column("from", justify="right")
+    for action, threshold in policy.bands.items():
+        bands.add_row(action.value, f"{threshold:.2%}")
+    console.print(bands)
+    rules = Table(title=f"Hard rules ({len(policy.rules)})")
+    rules.add_column("code", no_wrap=True)
+    rules.add_column("at least", no_wrap=True)
+    for column in ("min delay (days)", "when", "message"):
+        rules.add_column(column, overflow="fold")
+    for row in policy_summary(policy):
+        rules.add_row(row["code"], row["at_least"], str(row["min_delay_days"] or ""),
+                      row["when"], row["message"])
+    console.print(rules)
+
+
+@app.command("reasons-doc")
+def reasons_doc() -> None:
+    """Print the reason-code table as Markdown (generated into docs/policy.md)."""
+    from riskscore.policy.reasons import markdown
+
+    typer.echo(markdown(), nl=False)

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         500, ge=1, description="Largest linked-account cluster the store explores for one account."
     )
 
+    policy_path: Path = Field(
+        Path(__file__).resolve().parent / "policy" / "default.yaml",
+        description="Decision policy file (YAML; see docs/policy.md). Default: the packaged "
+                    "policy.",
+    )
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'riskscore.db').resolve()}"
 
