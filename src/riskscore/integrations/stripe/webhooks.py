@@ -99,11 +99,12 @@ class WebhookProcessor:
             conn = conn.execution_options(sqlite_begin_immediate=True)
             with conn.begin():
                 dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-                claimed = conn.execute(dialect.insert(_PROCESSED).on_conflict_do_nothing(), [{
+                claimed = conn.execute(dialect.insert(_PROCESSED).on_conflict_do_nothing()
+                                       .returning(_PROCESSED.c.event_id), {
                     "event_id": event.id, "received_at": now, "type": event.type,
                     "outcome": outcome, "account_id": account_id,
-                }]).rowcount
-                if not claimed:
+                }).first()
+                if claimed is None:  # delivered before: nothing more to do
                     return WebhookResult(200, {"id": event.id, "outcome": "duplicate"})
                 if effect is not None and not effect.is_empty():
                     outcome, touched = apply_effect(conn, event.id, effect)
