@@ -14,13 +14,16 @@ transaction: if it fails, the event stays stored (the failure is logged).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import stripe
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 
 from riskscore.integrations.stripe.events import EventError, map_event, parse_event
@@ -35,6 +38,15 @@ RiskCallback = Callable[[str, datetime], None]
 """``on_risk_event(account_id, as_of)``: the account's stored history changed at ``as_of``."""
 
 _PROCESSED = table_of(ProcessedEvent)
+_SET_OUTCOME = _PROCESSED.update().where(
+    _PROCESSED.c.event_id == bindparam("b_event_id")).values(outcome=bindparam("outcome"))
+
+
+@cache
+def _claim(dialect_name: str) -> Any:
+    """Insert the event id unless present, returning it: ``None`` means a redelivery."""
+    dialect: Any = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(_PROCESSED).on_conflict_do_nothing().returning(_PROCESSED.c.event_id)
 
 
 class ConfigurationError(RuntimeError):
@@ -75,6 +87,10 @@ class WebhookProcessor:
         self._on_risk_event = on_risk_event
         self._hasher = hasher or IdentifierHasher.from_settings(settings)
         self.max_body_bytes = settings.stripe_webhook_max_body_bytes
+        # SQLite has one writer at a time, and writers waiting on its lock sleep in steps of
+        # milliseconds: queueing this process's writers on a mutex is much faster.
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext())
 
     def process(self, payload: bytes, signature: str | None) -> WebhookResult:
         """Verify, parse, map and store one delivery; then call the risk callback."""
@@ -93,24 +109,23 @@ class WebhookProcessor:
         except EventError as exc:
             return _error(400, str(exc))
         now = datetime.now(UTC)
-        outcome, touched = "ignored", []
-        account_id = effect.account_id if effect else event.account
-        with self._engine.connect() as conn:
+        applies = effect is not None and not effect.is_empty()
+        outcome, touched = "applied" if applies else "ignored", []
+        with self._write_lock, self._engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin_immediate=True)
             with conn.begin():
-                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-                claimed = conn.execute(dialect.insert(_PROCESSED).on_conflict_do_nothing()
-                                       .returning(_PROCESSED.c.event_id), {
+                claimed = conn.execute(_claim(conn.dialect.name), {
                     "event_id": event.id, "received_at": now, "type": event.type,
-                    "outcome": outcome, "account_id": account_id,
+                    "outcome": outcome,
+                    "account_id": effect.account_id if effect else event.account,
                 }).first()
                 if claimed is None:  # delivered before: nothing more to do
                     return WebhookResult(200, {"id": event.id, "outcome": "duplicate"})
-                if effect is not None and not effect.is_empty():
+                if applies:
+                    assert effect is not None
                     outcome, touched = apply_effect(conn, event.id, effect)
-                    conn.execute(_PROCESSED.update()
-                                 .where(_PROCESSED.c.event_id == event.id)
-                                 .values(outcome=outcome))
+                    if outcome != "applied":
+                        conn.execute(_SET_OUTCOME, {"b_event_id": event.id, "outcome": outcome})
         self._notify(touched, now)
         return WebhookResult(200, {"id": event.id, "outcome": outcome})
 
