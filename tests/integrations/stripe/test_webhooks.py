@@ -4,6 +4,7 @@ import random
 from benchmarks.stripe_stream import deliveries, event_stream, in_order, sign, store_state
 from sqlalchemy import func, select
 
+from riskscore.features.online import account_online_features
 from riskscore.integrations.stripe import WebhookProcessor
 from riskscore.store import account_events
 from riskscore.store.models import (
@@ -15,6 +16,7 @@ from riskscore.store.models import (
     ProcessedEvent,
     StripeAccount,
 )
+from store.conftest import stored_text
 
 from .conftest import ACCOUNT, SECRET, T0, Recorder, account_event, event, fixture
 
@@ -56,6 +58,21 @@ def test_online_features_see_webhook_events(engine, deliver, session):
     assert events.movements.movement_id.tolist() == ["po_1"]
     assert events.changes.change_type.tolist() == ["bank_account"]
     assert events.changes.new_value.notna().all()
+    features = account_online_features(session, ACCOUNT, datetime_after(T0 + 100))
+    assert features["payout_count_30d"] == 1
+    assert features["bank_account_change_count_30d"] == 1
+
+
+def test_no_raw_pii_is_stored(engine, deliver):
+    account = account_event()
+    account["data"]["object"]["business_profile"]["support_phone"] = "+1 415 555 0100"
+    account["data"]["object"]["external_accounts"]["data"] = [fixture("bank_account")]
+    deliver(account)
+    deliver(event("treasury.received_credit.created", fixture("treasury.received_credit"),
+                  created=T0 + 1))
+    text = " ".join(stored_text(engine))
+    for raw in ("site@stripe.com", "4155550100", "AuoSJ18zsVWV9SPc", "110000000", "Jane"):
+        assert raw not in text, raw
 
 
 def datetime_after(seconds):
