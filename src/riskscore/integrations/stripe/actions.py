@@ -32,7 +32,7 @@ import stripe
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from riskscore.integrations.stripe.client import call_with_retries, stripe_client
+from riskscore.integrations.stripe.client import call_with_retries, is_transient, stripe_client
 from riskscore.settings import Settings, get_settings
 from riskscore.store.errors import InvalidData
 from riskscore.store.models import StripeAccount, StripeAction, table_of
@@ -221,8 +221,7 @@ class StripeActions:
             _, attempts = call_with_retries(call, self._settings, self._sleep)
         except stripe.StripeError as exc:
             attempts = getattr(exc, "riskscore_attempts", 1)
-            transient = exc.http_status is None or exc.http_status == 429 \
-                or exc.http_status >= 500
+            transient = is_transient(exc)
             status = "pending" if transient else "failed"
             error = f"HTTP {exc.http_status}: {exc.user_message or exc}"[:500]
             log.warning("Stripe %s for %s %s: %s", record.call, record.account_id,
