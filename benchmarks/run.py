@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: tuple[str, ...] = ("simulate", "features", "online")
+BENCHMARKS: tuple[str, ...] = ("simulate", "features", "online", "webhooks")
 
 
 def main(names: list[str]) -> None:

@@ -285,3 +285,66 @@ def reasons_doc() -> None:
     from riskscore.policy.reasons import markdown
 
     typer.echo(markdown(), nl=False)
+
+
+stripe_app = typer.Typer(help="Stripe: actions outbox.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Backfill history from a payment processor.", no_args_is_help=True)
+app.add_typer(stripe_app, name="stripe")
+app.add_typer(ingest_app, name="ingest")
+
+
+@stripe_app.command("retry-actions")
+def stripe_retry_actions(
+    limit: Annotated[int, typer.Option(min=1, help="Most pending calls to send.")] = 100,
+) -> None:
+    """Send the Stripe calls still pending in the outbox (after transient failures)."""
+    from riskscore.integrations.stripe import StripeActions
+    from riskscore.store import make_engine, upgrade
+
+    engine = make_engine()
+    upgrade(engine)
+    actions = StripeActions(engine)
+    if not actions.live:
+        console.print("[yellow]live Stripe actions are off[/yellow] (set RISKSCORE_STRIPE_API_KEY"
+                      " and RISKSCORE_STRIPE_LIVE_ACTIONS=true); nothing sent")
+        return
+    done = actions.retry_pending(limit)
+    for status in sorted({r.status for r in done}):
+        console.print(f"{status}: {sum(r.status == status for r in done)}")
+    still = [r for r in done if r.status == "pending"]
+    if still:
+        raise typer.Exit(1)
+
+
+@ingest_app.command("stripe")
+def ingest_stripe(
+    since: Annotated[str, typer.Option(help="Backfill activity created from this UTC date.")],
+    out: Annotated[Path, typer.Option(help="Directory to write the contract tables to.")] = Path(
+        "stripe-data"),
+    load: Annotated[bool, typer.Option(help="Also load the tables into the store.")] = True,
+) -> None:
+    """Backfill connected accounts and their charges, refunds, disputes and payouts."""
+    from riskscore.integrations.stripe import backfill, stripe_client
+    from riskscore.store import InvalidData, StoreError, load_dataset, make_engine, upgrade
+
+    try:
+        when = pd.Timestamp(since, tz="UTC").to_pydatetime()
+        client = stripe_client()
+    except (ValueError, InvalidData) as exc:
+        raise _invalid(exc) from exc
+    with console.status("listing Stripe accounts") as status:
+        result = backfill(client, when, out,
+                          progress=lambda a: status.update(f"backfilled {a}"))
+    try:
+        validate_dataset(out)
+    except DataContractError as exc:
+        raise _invalid(exc) from exc
+    console.print(f"wrote {', '.join(f'{k}={v:,}' for k, v in result.rows.items())} to {out}")
+    if load:
+        engine = make_engine()
+        upgrade(engine)
+        try:
+            written = load_dataset(out, engine)
+        except StoreError as exc:
+            raise _invalid(exc) from exc
+        console.print(f"loaded into the store: {written}")

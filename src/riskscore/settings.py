@@ -50,6 +50,36 @@ class Settings(BaseSettings):
         description="Decision policy file (YAML; see docs/policy.md). Default: the packaged "
                     "policy.",
     )
+    stripe_api_key: SecretStr | None = Field(
+        None, description="Stripe secret API key; without it Stripe actions are only recorded."
+    )
+    stripe_api_base: str | None = Field(
+        None, description="Stripe API base URL (default Stripe's; a local stand-in in tests)."
+    )
+    stripe_live_actions: bool = Field(
+        False, description="Send decisions' actions to Stripe (else dry-run: recorded only)."
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        None, description="Signing secret of the Stripe webhook endpoint (whsec_...)."
+    )
+    stripe_webhook_tolerance_seconds: int = Field(
+        300, ge=1, description="Oldest accepted Stripe-Signature timestamp, in seconds."
+    )
+    stripe_webhook_max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest webhook body accepted (larger: HTTP 413)."
+    )
+    stripe_max_retries: int = Field(
+        4, ge=0, description="Retries of a Stripe call after HTTP 429, 5xx or a network error."
+    )
+    stripe_retry_initial_seconds: float = Field(
+        0.5, ge=0, description="First retry delay; doubles each retry (exponential backoff)."
+    )
+    stripe_retry_budget_seconds: float = Field(
+        30.0, ge=0, description="Most time one Stripe call may spend waiting between retries."
+    )
+    stripe_timeout_seconds: float = Field(
+        20.0, gt=0, description="Timeout of one HTTP request to the Stripe API."
+    )
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'riskscore.db').resolve()}"

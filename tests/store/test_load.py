@@ -28,7 +28,8 @@ def test_load_writes_every_table(engine, dataset, hasher):
     counts = _counts(engine)
     assert counts == {"accounts": 5, "signups": 5, "known_fraud": 1, "logins": 4, "changes": 4,
                       "movements": 4, "identifiers": counts["identifiers"], "decisions": 0,
-                      "processed_events": 0, "signup_hours": 4}
+                      "processed_events": 0, "signup_hours": 4,
+                      "stripe_accounts": 0, "stripe_actions": 0, "stripe_parked_events": 0}
     assert {k: v for k, v in written.items() if k != "identifiers"} == {
         "accounts": 5, "signups": 5, "known_fraud": 1, "logins": 4, "changes": 4, "movements": 4,
     }

@@ -154,6 +154,10 @@ class Movement(Base):
     related_id: Mapped[str | None] = mapped_column(String)
     capture_kind: Mapped[str | None] = mapped_column(String)
     return_code: Mapped[str | None] = mapped_column(String)
+    stripe_version: Mapped[str | None] = mapped_column(String(96))
+    """For rows written from Stripe events: ordering key of the event that wrote the row
+    (see :func:`riskscore.integrations.stripe.events.version_key`); a redelivered or older
+    event never overwrites a newer one. Null for rows loaded from Parquet."""
 
 
 class Login(Base):
@@ -176,7 +180,9 @@ class Change(Base):
     """A sensitive change, as in the contract's ``changes`` table, with PII hashed.
 
     ``new_value_hash`` is hashed with the identifier kind of the change (``bank_account``,
-    ``email``, ``phone``), so it matches the ``identifiers`` rows it creates.
+    ``email``, ``phone``), so it matches the ``identifiers`` rows it creates. Changes reported
+    by Stripe webhooks have no device or IP (null) and a ``source_id`` (the Stripe object or
+    event they came from) that makes a redelivery update the same row.
     """
 
     __tablename__ = "changes"
@@ -186,9 +192,10 @@ class Change(Base):
     account_id: Mapped[str] = mapped_column(_account_fk())
     ts: Mapped[datetime]
     change_type: Mapped[str] = mapped_column(String)
-    device_hash: Mapped[str] = mapped_column(HASH)
-    ip_hash: Mapped[str] = mapped_column(HASH)
+    device_hash: Mapped[str | None] = mapped_column(HASH)
+    ip_hash: Mapped[str | None] = mapped_column(HASH)
     new_value_hash: Mapped[str | None] = mapped_column(HASH)
+    source_id: Mapped[str | None] = mapped_column(String, unique=True)
 
 
 class Decision(Base):
@@ -215,10 +222,77 @@ class Decision(Base):
 
 
 class ProcessedEvent(Base):
-    """A webhook event already handled, so a redelivery is recognised and skipped."""
+    """A webhook event already handled, so a redelivery is recognised and skipped.
+
+    ``outcome``: ``applied`` (its effect is in the store), ``parked`` (its account is not in
+    the store yet; the effect waits in ``stripe_parked_events``) or ``ignored`` (a type
+    that carries no risk the store keeps).
+    """
 
     __tablename__ = "processed_events"
 
     event_id: Mapped[str] = mapped_column(String, primary_key=True)
     received_at: Mapped[datetime]
     type: Mapped[str] = mapped_column(String)
+    outcome: Mapped[str] = mapped_column(String(16), server_default="applied")
+    account_id: Mapped[str | None] = mapped_column(String)
+
+
+class StripeAccount(Base):
+    """The connected account's state at Stripe, from the newest ``account.updated`` seen:
+    what it may do, what verification is outstanding, and its payout schedule."""
+
+    __tablename__ = "stripe_accounts"
+
+    account_id: Mapped[str] = mapped_column(_account_fk(), primary_key=True)
+    stripe_version: Mapped[str] = mapped_column(String(96))
+    updated_at: Mapped[datetime]
+    charges_enabled: Mapped[bool | None] = mapped_column(Boolean)
+    payouts_enabled: Mapped[bool | None] = mapped_column(Boolean)
+    details_submitted: Mapped[bool | None] = mapped_column(Boolean)
+    disabled_reason: Mapped[str | None] = mapped_column(String)
+    currently_due: Mapped[int] = mapped_column(Integer)
+    past_due: Mapped[int] = mapped_column(Integer)
+    pending_verification: Mapped[int] = mapped_column(Integer)
+    verification_status: Mapped[str | None] = mapped_column(String)
+    capabilities: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    payout_interval: Mapped[str | None] = mapped_column(String)
+    payout_delay_days: Mapped[int | None] = mapped_column(Integer)
+
+
+class ParkedEvent(Base):
+    """The effect of a Stripe event whose account is not in the store yet (events arrive
+    out of order): rows already mapped and hashed, applied when the account arrives."""
+
+    __tablename__ = "stripe_parked_events"
+    __table_args__ = (Index(None, "account_id"),)
+
+    event_id: Mapped[str] = mapped_column(String, primary_key=True)
+    account_id: Mapped[str] = mapped_column(String)
+    created: Mapped[datetime]
+    effect: Mapped[dict[str, Any]]
+
+
+class StripeAction(Base):
+    """Outbox of Stripe calls a decision asks for, one row per call.
+
+    ``status``: ``pending`` (to send, or to retry), ``sent`` (Stripe accepted it),
+    ``dry_run`` (recorded, not sent: live actions off or no API key), ``operator`` (the API
+    cannot do it; an operator must), ``skipped`` (nothing to do). ``idempotency_key`` is
+    derived from the decision and the call, so a retry can never act twice.
+    """
+
+    __tablename__ = "stripe_actions"
+    __table_args__ = (Index(None, "status", "updated_at"), Index(None, "account_id", "created_at"))
+
+    idempotency_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    decision_id: Mapped[str] = mapped_column(String)
+    account_id: Mapped[str] = mapped_column(String)
+    action: Mapped[str] = mapped_column(String(32))
+    call: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

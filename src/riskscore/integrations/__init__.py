@@ -1,0 +1,1 @@
+"""Integrations with payment processors: events in, actions out."""

@@ -1,0 +1,1 @@
+"""HTTP edges of riskscore: the scoring service and the Stripe webhook route."""
