@@ -14,6 +14,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("RISKSCORE_MODEL_THREADS", "1")
 # Embedded stores and caches of a test run live in a throwaway directory.
 os.environ["RISKSCORE_HOME"] = tempfile.mkdtemp(prefix="riskscore-test-")
+os.environ["RISKSCORE_API_KEYS"] = '{"onboarding-tests": "test-key-1"}'
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="riskscore-prom-")
 
 SIM_ACCOUNTS = 8_000
 SIM_DAYS = 365
@@ -46,3 +48,17 @@ def trained(sim_dir: Path):
     result = train(sim_dir, TrainingConfig(negative_rate=0.5, num_boost_round=300))
     promote()
     return result
+
+
+@pytest.fixture(scope="session")
+def served_store(sim_dir: Path) -> str:
+    """The default entity store of this worker (under RISKSCORE_HOME), holding ``sim_dir``."""
+    from riskscore.settings import get_settings
+    from riskscore.store.engine import make_engine
+    from riskscore.store.load import load_dataset
+    from riskscore.store.migrate import upgrade
+
+    url = get_settings().resolved_database_url()
+    upgrade(url)
+    load_dataset(sim_dir, make_engine(url))
+    return url

@@ -22,7 +22,7 @@ from riskscore.features.online import application_online_features
 from riskscore.store import IdentifierHasher, make_engine, session_factory, upgrade
 from riskscore.store.record import record_application
 
-EXAMPLE: dict[str, Any] = Application.model_config["json_schema_extra"]["examples"][0]
+EXAMPLE: dict[str, Any] = Application.model_config["json_schema_extra"]["example"]
 
 
 def _with(path: str, value: Any) -> dict[str, Any]:

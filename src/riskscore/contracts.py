@@ -160,7 +160,7 @@ class Application(_Model):
     verification: Verification = Field(default_factory=Verification)
     signup: Signup
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"example": {
         "account_id": "acct_1PqR7sT2uV3wX4yZ",
         "created_at": "2025-06-03T14:21:09Z",
         "business": {"name": "Harbour Light Ceramics", "type": "company", "mcc": "5719",
@@ -176,7 +176,7 @@ class Application(_Model):
         "verification": {"status": "verified", "failures": 0},
         "signup": {"device_id": "dev_5f1c0e9a7b2d4c38", "ip": "73.186.24.51",
                    "ip_type": "residential", "ip_country": "US", "duration_seconds": 412.0},
-    }]})
+    }})  # "example", not "examples": BentoML's OpenAPI schema takes the singular
 
     def to_records(self, hasher: IdentifierHasher | None = None) -> tuple[dict[str, Any],
                                                                           dict[str, Any]]:

@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     )
     mlflow_experiment: str = Field("riskscore", description="MLflow experiment of training runs.")
     model_name: str = Field("riskscore", description="Registered model name in MLflow.")
+    model_path: Path | None = Field(
+        None, description="A model bundle directory to serve instead of the registry's "
+                          "champion (a built Bento sets this to its packaged model).")
+    api_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="API keys of the scoring service as JSON "
+        '{"caller name": "key"}; the name is recorded as the actor of each decision.')
+    max_request_bytes: int = Field(
+        262_144, ge=1024, description="Largest scoring request body accepted (larger: 413).")
+    shadow_challenger: bool = Field(
+        False, description="Also score the registry's challenger in shadow (never acted on).")
     model_threads: int = Field(2, ge=1, description="Threads LightGBM uses to train (more "
                                "threads than free cores makes it many times slower).")
     duckdb_memory_limit: str = Field(

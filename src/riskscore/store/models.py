@@ -213,12 +213,13 @@ class Decision(Base):
     created_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String)
     inputs_hash: Mapped[str] = mapped_column(String(64))
-    score: Mapped[float] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float)  # null: the model could not score
     action: Mapped[str] = mapped_column(String)
     delay_days: Mapped[int | None] = mapped_column(Integer)
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     model_version: Mapped[str] = mapped_column(String)
     policy_version: Mapped[str] = mapped_column(String)
+    shadow: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # challenger, never acted on
 
 
 class ProcessedEvent(Base):

@@ -1,0 +1,179 @@
+"""The Scorer: the one place that turns an account into a decision.
+
+Serving, batch rescoring and Stripe webhooks all call it: features (online, from the
+entity store) -> calibrated model score and contributions -> policy -> reasons ->
+audit log. When the model cannot score, the policy fails closed (manual review).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from riskscore.contracts import Application, Decision
+from riskscore.features.online import (
+    ONBOARDING_FEATURES,
+    account_online_features,
+    application_online_features,
+)
+from riskscore.model import RiskModel
+from riskscore.policy import Policy, load_policy
+from riskscore.settings import Settings, get_settings
+from riskscore.store.engine import make_engine, session_factory
+from riskscore.store.hashing import IdentifierHasher
+from riskscore.store.models import Decision as DecisionRow
+from riskscore.store.record import record_application, save_onboarding_features
+
+log = logging.getLogger(__name__)
+Features = Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """A calibrated probability and the per-feature contributions behind it."""
+
+    probability: float
+    contributions: dict[str, float]
+
+
+def model_scores(model: RiskModel, rows: Sequence[Features]) -> list[ModelScore | None]:
+    """Score many feature rows at once; a row the model cannot score gets ``None``."""
+    if not rows:
+        return []
+    x = model.matrix(list(rows))
+    prob = model.predict_proba(x)
+    contrib = model.contributions(x)[:, :-1]
+    out: list[ModelScore | None] = []
+    for p, c in zip(prob, contrib, strict=True):
+        if not math.isfinite(p):
+            out.append(None)
+            continue
+        out.append(ModelScore(float(p), dict(zip(model.feature_names, c.tolist(),
+                                                 strict=True))))
+    return out
+
+
+def inputs_hash(account_id: str, features: Features) -> str:
+    """SHA-256 of what the decision was based on, for the audit log."""
+    clean = {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+             for k, v in sorted(features.items())}
+    return hashlib.sha256(json.dumps([account_id, clean]).encode()).hexdigest()
+
+
+class Scorer:
+    """Features -> model -> policy -> decision, with the audit log in the store.
+
+    ``model`` may be ``None`` (nothing loaded): every decision is then the policy's
+    fail-closed manual review. ``challenger``, when given, is scored in shadow: its score
+    and action ride along in ``Decision.shadow`` and the audit log, never acted on.
+    """
+
+    def __init__(self, engine: Engine, model: RiskModel | None, policy: Policy,
+                 challenger: RiskModel | None = None, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.engine = engine
+        self.sessions: sessionmaker[Session] = session_factory(engine)
+        self.model = model
+        self.challenger = challenger
+        self.policy = policy
+        self.hasher = IdentifierHasher.from_settings(self.settings)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, shadow: bool = False) -> Scorer:
+        """The champion from the registry (or a bundle path), the configured policy and store."""
+        from riskscore.training import registry
+
+        settings = settings or get_settings()
+        model = (RiskModel.load(settings.model_path) if settings.model_path
+                 else registry.load(registry.CHAMPION, settings).model)
+        challenger = None
+        if shadow:
+            try:
+                challenger = registry.load(registry.CHALLENGER, settings).model
+            except registry.RegistryError:
+                log.info("no challenger in the registry: shadow scoring off")
+        return cls(make_engine(settings.resolved_database_url()), model,
+                   load_policy(settings.policy_path), challenger, settings)
+
+    @property
+    def model_version(self) -> str:
+        return self.model.version if self.model else "unavailable"
+
+    def score_application(self, application: Application, actor: str) -> Decision:
+        """Record a new application and decide on it; its identifiers are then visible to
+        later applications' duplicate and velocity features."""
+        account, signup = application.to_records(self.hasher)
+        as_of = account["created_at"]
+        with self.sessions() as session, session.begin():
+            features = application_online_features(session, account, signup, self.hasher, as_of)
+            record_application(session, account, signup, hasher=self.hasher)
+            save_onboarding_features(session, application.account_id,
+                                     {k: features.get(k) for k in ONBOARDING_FEATURES})
+            return self._decide(session, application.account_id, features, as_of, actor)
+
+    def score_account(self, account_id: str, actor: str,
+                      as_of: datetime | None = None) -> Decision:
+        """Decide on a stored account from its history before ``as_of`` (default now).
+
+        Raises ``store.errors.AccountNotFound`` for an unknown id.
+        """
+        as_of = as_of or datetime.now(UTC)
+        with self.sessions() as session, session.begin():
+            features = account_online_features(session, account_id, as_of)
+            return self._decide(session, account_id, features, as_of, actor)
+
+    def decide(self, account_ids: Sequence[str], rows: Sequence[Features],
+               scored_at: datetime) -> list[Decision]:
+        """Decisions for precomputed feature rows (batch rescoring); nothing is written."""
+        scores = self._scores(self.model, rows)
+        return [self._decision(a, s, f, scored_at)
+                for a, s, f in zip(account_ids, scores, rows, strict=True)]
+
+    def _decide(self, session: Session, account_id: str, features: Features,
+                as_of: datetime, actor: str) -> Decision:
+        decision = self.decide([account_id], [features], as_of)[0]
+        if self.challenger is not None:
+            score = self._scores(self.challenger, [features])[0]
+            outcome = self.policy.decide(score.probability if score else None, features,
+                                         score.contributions if score else None)
+            decision = decision.model_copy(update={"shadow": {
+                "model_version": self.challenger.version,
+                "score": score.probability if score else None,
+                "action": str(outcome.action), "delay_days": outcome.delay_days}})
+        session.execute(insert(DecisionRow), [{
+            "decision_id": decision.decision_id, "account_id": account_id,
+            "created_at": datetime.now(UTC), "actor": actor,
+            "inputs_hash": inputs_hash(account_id, features), "score": decision.score,
+            "action": str(decision.action), "delay_days": decision.delay_days,
+            "reasons": [r.model_dump(mode="json") for r in decision.reasons],
+            "model_version": decision.model_version or "unavailable",
+            "policy_version": decision.policy_version, "shadow": decision.shadow}])
+        return decision
+
+    def _scores(self, model: RiskModel | None, rows: Sequence[Features]
+                ) -> list[ModelScore | None]:
+        if model is None:
+            return [None] * len(rows)
+        try:
+            return model_scores(model, rows)
+        except Exception:  # fail closed: the policy turns None into manual review
+            log.exception("model %s could not score %d rows", model.version, len(rows))
+            return [None] * len(rows)
+
+    def _decision(self, account_id: str, score: ModelScore | None, features: Features,
+                  scored_at: datetime) -> Decision:
+        outcome = self.policy.decide(score.probability if score else None, features,
+                                     score.contributions if score else None)
+        return outcome.decision(
+            account_id=account_id, score=score.probability if score else None,
+            model_version=self.model_version, policy_version=self.policy.full_version,
+            scored_at=scored_at)
+

@@ -1,0 +1,153 @@
+"""The riskscore BentoML service: onboarding and account decisions over HTTP.
+
+- ``POST /score_application``: an onboarding application (the body is the application)
+  -> decision; the application is recorded in the entity store.
+- ``POST /score_account``: ``{"account_id": ...}`` -> decision from its stored history.
+- ``POST /score_accounts``: many account ids at once (adaptive batching).
+- ``POST /stripe/webhooks``: Stripe Connect events into the store (signature-checked);
+  events that move risk rescore the account and hand the decision to Stripe actions.
+- ``/livez``, ``/readyz`` (ready once model, policy and store are loaded), ``/metrics``
+  (Prometheus), ``/docs`` (OpenAPI).
+
+Every scoring call needs an API key (``RISKSCORE_API_KEYS``). When the model cannot
+score, the answer is ``manual_review``, never ``approve``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from http import HTTPStatus
+from typing import Annotated, Any
+
+import bentoml
+from pydantic import Field
+from starlette.requests import Request
+
+from riskscore.contracts import Application, Decision
+from riskscore.scoring import Scorer
+from riskscore.serving.auth import GuardMiddleware, KeyRing
+from riskscore.settings import get_settings
+from riskscore.store.errors import AccountNotFound, DuplicateAccount, InvalidData
+
+log = logging.getLogger("riskscore.serving")
+AccountId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+MAX_BATCH = 256
+
+
+class Runtime:
+    """What the service instance loaded; shared with the mounted webhook app."""
+
+    scorer: Scorer | None = None
+    webhooks: Any = None
+    actions: Any = None
+    error: str | None = None
+
+
+RUNTIME = Runtime()
+
+
+async def stripe_webhooks(scope, receive, send) -> None:
+    """ASGI entry for Stripe: forwards to the webhook app once the service has loaded."""
+    if RUNTIME.webhooks is None:
+        body = json.dumps({"error": "Stripe webhooks are not configured "
+                                    "(RISKSCORE_STRIPE_WEBHOOK_SECRET)"}).encode()
+        await send({"type": "http.response.start", "status": 503,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+        return
+    await RUNTIME.webhooks(scope, receive, send)
+
+
+def _caller(ctx: bentoml.Context) -> str:
+    request: Request = ctx.request
+    return request.scope.get("state", {}).get("caller", "unknown")
+
+
+def _not_ready() -> bentoml.exceptions.ServiceUnavailable:
+    return bentoml.exceptions.ServiceUnavailable(
+        f"riskscore is not ready: {RUNTIME.error or 'still loading'}")
+
+
+@bentoml.service(name="riskscore", traffic={"timeout": 30, "max_concurrency": 512},
+                 workers=1)
+class RiskScore:
+    """Account-risk decisions for a payments platform."""
+
+    def __init__(self) -> None:
+        settings = get_settings()
+        try:
+            RUNTIME.scorer = Scorer.from_settings(settings, shadow=settings.shadow_challenger)
+        except Exception as exc:  # not ready; /readyz says so and scoring answers 503
+            log.exception("could not load the model, policy or store")
+            RUNTIME.error = f"{type(exc).__name__}: {exc}"
+            return
+        self._wire_stripe(settings)
+
+    @staticmethod
+    def _wire_stripe(settings) -> None:
+        from riskscore.integrations.stripe import StripeActions
+        from riskscore.integrations.stripe.actions import ActionRequest
+        from riskscore.serving.webhooks import webhook_app
+
+        scorer = RUNTIME.scorer
+        RUNTIME.actions = StripeActions(scorer.engine, settings)
+
+        def on_risk_event(account_id: str, as_of: datetime) -> None:
+            decision = scorer.score_account(account_id, "stripe-webhook", as_of)
+            RUNTIME.actions.submit(ActionRequest(decision.decision_id, account_id,
+                                                 str(decision.action),
+                                                 decision.delay_days or None))
+
+        if settings.stripe_webhook_secret is not None:
+            RUNTIME.webhooks = webhook_app(scorer.engine, settings, on_risk_event)
+
+    def __is_ready__(self) -> bool:
+        return RUNTIME.scorer is not None
+
+    @bentoml.api(route="/score_application")
+    def score_application(self, application: Application, /,
+                          ctx: bentoml.Context) -> Decision:
+        """Score a new onboarding application and record it."""
+        if RUNTIME.scorer is None:
+            raise _not_ready()
+        try:
+            return RUNTIME.scorer.score_application(application, _caller(ctx))
+        except DuplicateAccount as exc:
+            raise bentoml.exceptions.BentoMLException(
+                f"account_id {application.account_id!r} already exists; score it with "
+                "/score_account", error_code=HTTPStatus.CONFLICT) from exc
+        except InvalidData as exc:
+            raise bentoml.exceptions.InvalidArgument(str(exc)) from exc
+
+    @bentoml.api(route="/score_account")
+    def score_account(self, account_id: AccountId, ctx: bentoml.Context) -> Decision:
+        """Rescore a stored account from its history up to now."""
+        if RUNTIME.scorer is None:
+            raise _not_ready()
+        try:
+            return RUNTIME.scorer.score_account(account_id, _caller(ctx))
+        except AccountNotFound as exc:
+            raise bentoml.exceptions.NotFound(f"account_id {account_id!r} is not in the store"
+                                              ) from exc
+
+    @bentoml.api(route="/score_accounts", batchable=True, max_batch_size=MAX_BATCH,
+                 max_latency_ms=5_000)
+    def score_accounts(self, account_ids: list[AccountId]) -> list[Decision]:
+        """Many accounts at once; concurrent callers' requests are batched together.
+        An unknown id answers 404 for the whole request."""
+        if RUNTIME.scorer is None:
+            raise _not_ready()
+        if not account_ids:
+            return []
+        try:
+            return [RUNTIME.scorer.score_account(a, "batch") for a in account_ids]
+        except AccountNotFound as exc:
+            raise bentoml.exceptions.NotFound(str(exc)) from exc
+
+
+_settings = get_settings()
+RiskScore.add_asgi_middleware(GuardMiddleware, keys=KeyRing(_settings.api_keys),
+                              max_bytes=_settings.max_request_bytes)
+RiskScore.mount_asgi_app(stripe_webhooks, path="/stripe")
