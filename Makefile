@@ -21,10 +21,26 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
+# The main job: simulate a platform, train and promote a model, load the entity store,
+# package the champion and serve it (Ctrl-C stops the service).
+DEMO_ENV := RISKSCORE_HOME=$(DEMO)/var BENTOML_HOME=$(CURDIR)/$(DEMO)/bentoml \
+	RISKSCORE_API_KEYS='{"demo": "demo-key"}'
 demo: $(STAMP)
-	$(BIN)/riskscore simulate --accounts 20000 --days 365 --seed 7 --out $(DEMO)/data
+	$(BIN)/riskscore simulate --accounts 20000 --days 365 --seed 7 --fraud-rate 0.03 --out $(DEMO)/data
 	$(BIN)/riskscore summary $(DEMO)/data
-	RISKSCORE_HOME=$(DEMO)/var $(BIN)/riskscore features --data $(DEMO)/data --out $(DEMO)/features.parquet
+	$(DEMO_ENV) $(BIN)/riskscore train --data $(DEMO)/data
+	$(DEMO_ENV) $(BIN)/riskscore promote
+	rm -f $(DEMO)/var/riskscore.db
+	$(DEMO_ENV) $(BIN)/riskscore load --data $(DEMO)/data
+	$(DEMO_ENV) $(BIN)/riskscore export-model --models-dir models
+	$(BIN)/riskscore example-application > $(DEMO)/application.json
+	@echo
+	@echo "Score a sample application (in another terminal, once the service is up):"
+	@echo "  curl -s -X POST http://127.0.0.1:3000/score_application \\"
+	@echo "    -H 'Authorization: Bearer demo-key' -H 'Content-Type: application/json' \\"
+	@echo "    -d @$(DEMO)/application.json"
+	@echo
+	$(DEMO_ENV) $(BIN)/riskscore serve --port 3000
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15

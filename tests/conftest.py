@@ -15,6 +15,7 @@ os.environ.setdefault("RISKSCORE_MODEL_THREADS", "1")
 # Embedded stores and caches of a test run live in a throwaway directory.
 os.environ["RISKSCORE_HOME"] = tempfile.mkdtemp(prefix="riskscore-test-")
 os.environ["RISKSCORE_API_KEYS"] = '{"onboarding-tests": "test-key-1"}'
+os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="riskscore-bentoml-")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="riskscore-prom-")
 
 SIM_ACCOUNTS = 8_000

@@ -54,7 +54,7 @@ def test_example_is_valid_and_maps_every_contract_column() -> None:
 def test_application_json_round_trip() -> None:
     app = Application.model_validate(EXAMPLE)
     assert Application.model_validate_json(app.model_dump_json()) == app
-    assert "examples" in Application.model_json_schema()
+    assert "example" in Application.model_json_schema()
 
 
 def test_defaults_generate_id_and_time() -> None:

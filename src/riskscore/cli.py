@@ -348,3 +348,86 @@ def ingest_stripe(
         except StoreError as exc:
             raise _invalid(exc) from exc
         console.print(f"loaded into the store: {written}")
+
+
+@app.command()
+def load(
+    data: Annotated[Path, typer.Option(help="Directory of contract tables to load.")],
+) -> None:
+    """Create or migrate the entity store and load a dataset into it (keyed hashes only)."""
+    from riskscore.settings import get_settings
+    from riskscore.store.engine import make_engine
+    from riskscore.store.errors import StoreError
+    from riskscore.store.load import load_dataset
+    from riskscore.store.migrate import upgrade
+
+    url = get_settings().resolved_database_url()
+    started = time.perf_counter()
+    with console.status(f"loading {data} into the entity store"):
+        upgrade(url)
+        try:
+            rows = load_dataset(data, make_engine(url))
+        except StoreError as exc:
+            raise _invalid(exc) from exc
+    console.print(f"loaded {', '.join(f'{k}={v:,}' for k, v in rows.items())} in "
+                  f"{time.perf_counter() - started:.0f}s")
+
+
+@app.command("example-application")
+def example_application() -> None:
+    """Print a sample onboarding application (JSON) for the scoring API."""
+    import json
+
+    from riskscore.contracts import Application
+
+    example = dict(Application.model_config["json_schema_extra"]["example"])
+    for generated in ("account_id", "created_at"):  # fresh for every call
+        example.pop(generated)
+    typer.echo(json.dumps(example, indent=2))
+
+
+@app.command("export-model")
+def export_model(
+    models_dir: Annotated[Path, typer.Option(help="Where the packaged bundle goes.")] =
+        Path("models"),
+) -> None:
+    """Package the champion for serving: models/champion and the BentoML model store."""
+    from riskscore.serving.export import export_champion
+    from riskscore.training.registry import RegistryError
+
+    try:
+        path, tag = export_champion(models_dir)
+    except RegistryError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"champion bundle in {path}; BentoML model {tag}")
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 3000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve the champion locally with BentoML (the service in riskscore.serving.service)."""
+    import os
+    import sys
+
+    from riskscore.settings import get_settings
+    from riskscore.training.registry import CHAMPION, RegistryError
+    from riskscore.training.registry import load as load_model
+
+    settings = get_settings()
+    if not (settings.bento_model or settings.model_path):
+        try:
+            champion = load_model(CHAMPION, settings)
+        except RegistryError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+        console.print(f"serving champion {champion.label} on http://{host}:{port}")
+    if not settings.api_keys:
+        console.print("[yellow]no RISKSCORE_API_KEYS set: every scoring call will get 401"
+                      "[/yellow]")
+    os.environ.setdefault("BENTOML_HOME", str((settings.home / "bentoml").resolve()))
+    os.execv(sys.executable, [sys.executable, "-m", "bentoml", "serve",
+                              "riskscore.serving.service:RiskScore", "--host", host,
+                              "--port", str(port)])

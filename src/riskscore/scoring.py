@@ -92,8 +92,14 @@ class Scorer:
         from riskscore.training import registry
 
         settings = settings or get_settings()
-        model = (RiskModel.load(settings.model_path) if settings.model_path
-                 else registry.load(registry.CHAMPION, settings).model)
+        if settings.bento_model:
+            import bentoml
+
+            model = RiskModel.load(bentoml.models.get(settings.bento_model).path)
+        elif settings.model_path:
+            model = RiskModel.load(settings.model_path)
+        else:
+            model = registry.load(registry.CHAMPION, settings).model
         challenger = None
         if shadow:
             try:

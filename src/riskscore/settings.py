@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(
         None, description="A model bundle directory to serve instead of the registry's "
                           "champion (a built Bento sets this to its packaged model).")
+    bento_model: str | None = Field(
+        None, description="BentoML model tag to serve (set inside a built Bento, e.g. "
+                          "'riskscore-model:latest'); takes precedence over model_path.")
     api_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="API keys of the scoring service as JSON "
         '{"caller name": "key"}; the name is recorded as the actor of each decision.')
