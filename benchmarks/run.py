@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: tuple[str, ...] = ("simulate", "features", "online", "webhooks")
+BENCHMARKS: tuple[str, ...] = ("simulate", "features", "online", "webhooks", "training")
 
 
 def main(names: list[str]) -> None:
