@@ -19,12 +19,24 @@ AUTH = {"Authorization": "Bearer test-key-1"}
 SAMPLE = Application.model_json_schema()["example"]
 
 
+WEBHOOK_SECRET = "whsec_service_tests"
+
+
 @pytest.fixture(scope="module")
 def client(trained, served_store):
-    from riskscore.serving.service import RiskScore
+    import os
 
-    with TestClient(RiskScore.to_asgi()) as c:
-        yield c
+    from riskscore.serving.service import RiskScore
+    from riskscore.settings import get_settings
+
+    os.environ["RISKSCORE_STRIPE_WEBHOOK_SECRET"] = WEBHOOK_SECRET
+    get_settings.cache_clear()
+    try:
+        with TestClient(RiskScore.to_asgi()) as c:
+            yield c
+    finally:
+        del os.environ["RISKSCORE_STRIPE_WEBHOOK_SECRET"]
+        get_settings.cache_clear()
 
 
 def _application(account_id: str, **changes) -> dict:
@@ -141,3 +153,35 @@ def test_fails_closed_when_the_model_cannot_score(client: TestClient, monkeypatc
     decision = r.json()
     assert decision["action"] == "manual_review" and decision["score"] is None
     assert any(reason["code"] == "MODEL_UNAVAILABLE" for reason in decision["reasons"])
+
+
+def test_stripe_event_rescores_the_account_and_queues_its_action(
+        client: TestClient, sim_dir: Path, served_store) -> None:
+    import json
+    import time
+
+    from benchmarks.stripe_stream import sign
+    from sqlalchemy import text
+
+    account_id = pd.read_parquet(sim_dir / "accounts.parquet")["account_id"].iloc[10]
+    charge = json.loads((Path(__file__).parents[1] / "integrations" / "stripe" / "fixtures"
+                         / "charge.json").read_text())
+    charge.update(id="ch_service_test_1", amount=125_000, created=int(time.time()) - 60)
+    event = {"id": "evt_service_test_1", "object": "event", "type": "charge.succeeded",
+             "created": int(time.time()) - 30, "account": account_id, "livemode": False,
+             "api_version": "2025-01-27", "data": {"object": charge}}
+    payload = json.dumps(event).encode()
+    unsigned = client.post("/stripe/webhooks", content=payload)
+    assert unsigned.status_code == 400
+    r = client.post("/stripe/webhooks", content=payload,
+                    headers={"Stripe-Signature": sign(payload, WEBHOOK_SECRET),
+                             "Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    engine = make_engine(served_store)
+    with engine.connect() as conn:
+        decision = conn.execute(text(
+            "SELECT decision_id, action FROM decisions WHERE account_id = :a "
+            "AND actor = 'stripe-webhook'"), {"a": account_id}).one()
+        queued = conn.execute(text("SELECT count(*) FROM stripe_actions WHERE decision_id = :d"),
+                              {"d": decision.decision_id}).scalar()
+    assert queued >= 1  # dry-run by default: recorded, not sent
