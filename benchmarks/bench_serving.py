@@ -1,0 +1,236 @@
+"""The scoring service over loopback HTTP, with a large portfolio in the SQLite store.
+
+``riskscore serve`` runs in its own process group; this process is the load generator
+(benchmarks.loadgen). Measured:
+
+- latency of ``score_application`` at a fixed 100 requests/s (open loop): p50 ≤ 5 ms,
+  p99 ≤ 20 ms;
+- throughput of ``score_application`` with 32 concurrent clients (closed loop):
+  ≥ 500 scores/s;
+- what ``score_accounts`` (the batch endpoint) reaches, in scores/s;
+- where one ``score_application`` spends its time, in-process (cProfile).
+
+The store holds ``RISKSCORE_BENCH_ACCOUNTS`` simulated accounts (default 1,000,000;
+loading a million into SQLite takes minutes, so the loaded file is cached under
+benchmarks/.work). The champion is trained once on a small simulated platform: the
+model's cost does not depend on the size of the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+from benchmarks.common import BIN, WORK, record, simulated_portfolio
+from benchmarks.loadgen import closed_loop, open_loop
+
+TARGET_P50_MS = 5.0
+TARGET_P99_MS = 20.0
+TARGET_THROUGHPUT = 500.0
+RATE = 100.0
+OPEN_LOOP_REQUESTS = 3_000  # 30 s at 100/s
+WARMUP_REQUESTS = 200
+CLIENTS = 32
+CLOSED_LOOP_SECONDS = 20.0
+BATCH_SIZE = 100
+BATCH_CLIENTS = 4
+TRAIN_ACCOUNTS = 20_000
+KEY = "bench-key"
+HOST = "127.0.0.1"
+
+
+def _store(accounts: int, data: Path) -> tuple[Path, float | None]:
+    """A SQLite store holding the portfolio: cached; copied from the online benchmark's."""
+    db = WORK / f"serving-{accounts}.db"
+    if db.exists():
+        return db, None
+    online = WORK / f"online-{accounts}.db"
+    if online.exists():
+        shutil.copyfile(online, db)
+        return db, None
+    from riskscore.store import load_dataset, make_engine, upgrade
+
+    url = f"sqlite:///{db}"
+    upgrade(url)
+    started = time.perf_counter()
+    load_dataset(data, make_engine(url))
+    return db, round(time.perf_counter() - started, 1)
+
+
+def _champion(env: dict[str, str]) -> None:
+    """Train and promote a champion in the benchmark's own MLflow, once."""
+    marker = Path(env["RISKSCORE_HOME"]) / "champion.trained"
+    if marker.exists():
+        return
+    data = simulated_portfolio(TRAIN_ACCOUNTS, seed=7)
+    for args in (["train", "--data", str(data)], ["promote"]):
+        subprocess.run([str(BIN / "riskscore"), *args], check=True, env=env)
+    marker.touch()
+
+
+class Applications:
+    """Fresh onboarding applications: unique ids and identifiers, a few shared devices and
+    IPs (as on a real platform), so each one exercises the duplicate and velocity reads."""
+
+    def __init__(self, seed: int) -> None:
+        from riskscore.contracts import Application
+
+        self.base = dict(Application.model_config["json_schema_extra"]["example"])
+        self.base.pop("created_at")
+        self.rng = random.Random(seed)
+        self.run = f"{seed:x}{int(time.time()):x}"
+
+    def __call__(self, i: int) -> bytes:
+        rng, tag = self.rng, f"{self.run}{i:07d}"
+        body = json.loads(json.dumps(self.base))
+        body["account_id"] = f"acct_b{tag}"
+        body["business"]["name"] = f"Bench Shop {tag}"
+        body["business"]["website"] = f"https://shop{tag}.example.com"
+        body["business"]["tax_id"] = f"{rng.randrange(10**8):08d}"
+        body["contact"] = {"email": f"owner{tag}@shop{tag}.example.com",
+                           "phone": f"+1 207 555 {rng.randrange(10**4):04d}"}
+        body["social_profiles"] = [f"https://www.instagram.com/shop{tag}"]
+        body["bank_account"]["fingerprint"] = f"fp_{tag}"
+        body["signup"]["device_id"] = f"dev_{rng.randrange(50_000) if rng.random() < 0.05 else tag}"
+        body["signup"]["ip"] = ".".join(str(rng.randrange(1, 255)) for _ in range(4))
+        return json.dumps(body).encode()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
+    port = _free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(BIN / "riskscore"), "serve", "--port", str(port)],
+                                   stdout=out, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"riskscore serve exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"http://{HOST}:{port}/readyz", timeout=2).status_code == 200:
+                return process, port
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    _stop(process)
+    raise RuntimeError(f"riskscore serve not ready in 300 s:\n{log.read_text()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _load(port: int, ids: list[str]) -> dict[str, object]:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    apps = Applications(seed=port)
+
+    def batch(i: int) -> bytes:
+        start = (i * BATCH_SIZE) % (len(ids) - BATCH_SIZE)
+        return json.dumps({"account_ids": ids[start:start + BATCH_SIZE]}).encode()
+
+    async def run() -> dict[str, object]:
+        await open_loop(HOST, port, headers, "/score_application", apps, RATE, WARMUP_REQUESTS)
+        latency = await open_loop(HOST, port, headers, "/score_application",
+                                  lambda i: apps(i + WARMUP_REQUESTS), RATE, OPEN_LOOP_REQUESTS)
+        throughput = await closed_loop(HOST, port, headers, "/score_application",
+                                       lambda i: apps(i + 10**6), CLIENTS, CLOSED_LOOP_SECONDS)
+        batched = await closed_loop(HOST, port, headers, "/score_accounts", batch,
+                                    BATCH_CLIENTS, CLOSED_LOOP_SECONDS)
+        return {"open_loop_100rps": latency.summary(),
+                "closed_loop_32_clients": throughput.summary(),
+                f"batch_{BATCH_SIZE}_ids_{BATCH_CLIENTS}_clients": batched.summary()}
+
+    return asyncio.run(run())
+
+
+def _profile(env: dict[str, str], calls: int = 300) -> dict[str, float]:
+    """Milliseconds per ``score_application`` by stage, in-process (cProfile, cumulative)."""
+    os.environ.update(env)
+    from riskscore.contracts import Application
+    from riskscore.scoring import Scorer
+    from riskscore.settings import get_settings
+
+    get_settings.cache_clear()
+    scorer = Scorer.from_settings()
+    apps = Applications(seed=1)
+    bodies = [Application.model_validate_json(apps(i)) for i in range(calls + 20)]
+    for app in bodies[:20]:
+        scorer.score_application(app, "bench")
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    for app in bodies[20:]:
+        scorer.score_application(app, "bench")
+    profiler.disable()
+    total = (time.perf_counter() - started) * 1000 / calls
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    stages = {"application_online_features": "features", "record_application": "record",
+              "save_onboarding_features": "save_features", "model_scores": "model",
+              "_decision": "policy", "commit": "commit"}
+    out = {"total_ms": round(total, 2)}
+    for (_file, _line, func), (_cc, _nc, _tt, cum, _callers) in stats.items():
+        if func in stages:
+            key = f"{stages[func]}_ms"
+            out[key] = round(max(out.get(key, 0.0), cum * 1000 / calls), 2)
+    return out
+
+
+def main() -> dict[str, object]:
+    accounts = int(os.environ.get("RISKSCORE_BENCH_ACCOUNTS", "1000000"))
+    data = simulated_portfolio(accounts)
+    db, load_seconds = _store(accounts, data)
+    home = WORK / "serving-home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "RISKSCORE_HOME": str(home), "RISKSCORE_DATABASE_URL": f"sqlite:///{db}",
+           "RISKSCORE_API_KEYS": json.dumps({"bench": KEY}), "BENTOML_HOME": str(home / "bentoml"),
+           "BENTOML_DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    _champion(env)
+    ids = pd.read_parquet(data / "accounts.parquet", columns=["account_id"]).account_id
+    ids = ids.sample(20_000, random_state=0).tolist()
+    process, port = _serve(env, home / "serve.log")
+    load_before = os.getloadavg()
+    try:
+        results = _load(port, ids)
+    finally:
+        _stop(process)
+    load_after = os.getloadavg()
+    results["in_process_ms"] = _profile(env)
+    single, many = results["open_loop_100rps"], results["closed_loop_32_clients"]
+    passed = {"p50": single["p50_ms"] <= TARGET_P50_MS, "p99": single["p99_ms"] <= TARGET_P99_MS,
+              "throughput": many["scores_per_s"] >= TARGET_THROUGHPUT}
+    result = {"accounts": accounts, "store_load_seconds": load_seconds,
+              "targets": {"p50_ms": TARGET_P50_MS, "p99_ms": TARGET_P99_MS,
+                          "scores_per_s_32_clients": TARGET_THROUGHPUT},
+              **results, "load_average_before": [round(x, 2) for x in load_before],
+              "load_average_after": [round(x, 2) for x in load_after], "passed": passed}
+    record(f"serving_{accounts}", result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The real service end to end: ``riskscore serve`` in a subprocess, called over HTTP.
+
+The server listens on a free loopback port (so parallel test workers never clash), waits
+are bounded, and the whole process group is stopped when the module ends.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from riskscore.contracts import Application
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("trained")]
+AUTH = {"Authorization": "Bearer test-key-1"}
+READY_TIMEOUT_S = 120.0
+SAMPLE = Application.model_json_schema()["example"]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM the server's process group (BentoML's arbiter and its workers), then KILL."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _wait_ready(process: subprocess.Popen, base: str, log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"riskscore serve exited with {process.returncode}:\n"
+                        f"{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"riskscore serve not ready within {READY_TIMEOUT_S:.0f} s:\n"
+                f"{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def base_url(trained, served_store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``riskscore serve`` with this worker's champion and store, on a free loopback port."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "riskscore", "serve", "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(),
+            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(process, base, log)
+        yield base
+    finally:
+        _stop(process)
+
+
+@pytest.fixture()
+def client(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=30.0) as c:
+        yield c
+
+
+def _application(account_id: str, **changes) -> dict:
+    body = copy.deepcopy(SAMPLE)
+    body.pop("created_at")
+    body["account_id"] = account_id
+    for path, value in changes.items():
+        *parents, leaf = path.split(".")
+        target = body
+        for p in parents:
+            target = target[p]
+        target[leaf] = value
+    return body
+
+
+def test_probes_and_openapi(client: httpx.Client) -> None:
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/livez").status_code == 200
+    assert "/score_application" in client.get("/docs.json").json()["paths"]
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and "bentoml" in metrics.text
+
+
+def test_application_scored_over_http(client: httpx.Client) -> None:
+    r = client.post("/score_application", json=_application("acct_e2e_new_000001"),
+                    headers=AUTH)
+    assert r.status_code == 200, r.text
+    decision = r.json()
+    assert decision["account_id"] == "acct_e2e_new_000001"
+    assert decision["action"] in {"approve", "delay_payouts", "manual_review", "pause_payouts",
+                                  "reject"}
+    assert 0.0 <= decision["score"] <= 1.0
+    assert decision["model_version"].startswith("riskscore/v")
+    assert decision["policy_version"] and decision["decision_id"]
+    # Recorded in the store: the account can now be rescored by id.
+    again = client.post("/score_account", json={"account_id": "acct_e2e_new_000001"},
+                        headers=AUTH)
+    assert again.status_code == 200 and again.json()["account_id"] == "acct_e2e_new_000001"
+
+
+def test_no_key_is_401(client: httpx.Client) -> None:
+    body = _application("acct_e2e_noauth_001")
+    assert client.post("/score_application", json=body).status_code == 401
+    assert client.post("/score_application", json=body,
+                       headers={"X-API-Key": "not-a-key"}).status_code == 401
+
+
+def test_bad_field_is_400_naming_it(client: httpx.Client) -> None:
+    r = client.post("/score_application", headers=AUTH,
+                    json=_application("acct_e2e_bad_00001", **{"contact.email": "nope"}))
+    assert r.status_code == 400 and "email" in r.text
+    assert "Traceback" not in r.text
+
+
+def test_unknown_account_is_404(client: httpx.Client) -> None:
+    r = client.post("/score_account", json={"account_id": "acct_e2e_nobody"}, headers=AUTH)
+    assert r.status_code == 404 and "acct_e2e_nobody" in r.text
+
+
+def test_batch_endpoint(client: httpx.Client, sim_dir: Path) -> None:
+    ids = pd.read_parquet(sim_dir / "accounts.parquet")["account_id"].iloc[20:30].tolist()
+    r = client.post("/score_accounts", json={"account_ids": ids}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    decisions = r.json()
+    assert [d["account_id"] for d in decisions] == ids
+    assert all(0.0 <= d["score"] <= 1.0 for d in decisions)
