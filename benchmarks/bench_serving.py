@@ -25,17 +25,15 @@ import os
 import pstats
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pandas as pd
 
 from benchmarks.common import BIN, WORK, record, simulated_portfolio
 from benchmarks.loadgen import closed_loop, open_loop
+from benchmarks.service_process import HOST, start_service, stop_service
 
 TARGET_P50_MS = 5.0
 TARGET_P99_MS = 20.0
@@ -49,7 +47,6 @@ BATCH_SIZE = 100
 BATCH_CLIENTS = 4
 TRAIN_ACCOUNTS = 20_000
 KEY = "bench-key"
-HOST = "127.0.0.1"
 
 
 def _store(accounts: int, data: Path) -> tuple[Path, float | None]:
@@ -107,42 +104,6 @@ class Applications:
         body["signup"]["device_id"] = f"dev_{rng.randrange(50_000) if rng.random() < 0.05 else tag}"
         body["signup"]["ip"] = ".".join(str(rng.randrange(1, 255)) for _ in range(4))
         return json.dumps(body).encode()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen([str(BIN / "riskscore"), "serve", "--port", str(port)],
-                                   stdout=out, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"riskscore serve exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://{HOST}:{port}/readyz", timeout=2).status_code == 200:
-                return process, port
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    _stop(process)
-    raise RuntimeError(f"riskscore serve not ready in 300 s:\n{log.read_text()[-3000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def _load(port: int, ids: list[str]) -> dict[str, object]:
@@ -212,12 +173,12 @@ def main() -> dict[str, object]:
     _champion(env)
     ids = pd.read_parquet(data / "accounts.parquet", columns=["account_id"]).account_id
     ids = ids.sample(20_000, random_state=0).tolist()
-    process, port = _serve(env, home / "serve.log")
+    process, base = start_service(env, home / "serve.log", ready_timeout=300)
     load_before = os.getloadavg()
     try:
-        results = _load(port, ids)
+        results = _load(int(base.rsplit(":", 1)[1]), ids)
     finally:
-        _stop(process)
+        stop_service(process)
     load_after = os.getloadavg()
     results["in_process_ms"] = _profile(env)
     single, many = results["open_loop_100rps"], results["closed_loop_32_clients"]

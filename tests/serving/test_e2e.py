@@ -1,24 +1,21 @@
 """The real service end to end: ``riskscore serve`` in a subprocess, called over HTTP.
 
-The server listens on a free loopback port (so parallel test workers never clash), waits
-are bounded, and the whole process group is stopped when the module ends.
+The server listens on a free loopback port (so parallel test workers never clash), the
+wait for readiness is bounded, and the server and its workers are stopped when the
+module ends.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
+from benchmarks.service_process import ServiceFailed, start_service, stop_service
 
 from riskscore.contracts import Application
 
@@ -28,55 +25,18 @@ READY_TIMEOUT_S = 120.0
 SAMPLE = Application.model_json_schema()["example"]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM the server's process group (BentoML's arbiter and its workers), then KILL."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-def _wait_ready(process: subprocess.Popen, base: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"riskscore serve exited with {process.returncode}:\n"
-                        f"{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"riskscore serve not ready within {READY_TIMEOUT_S:.0f} s:\n"
-                f"{log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="module")
 def base_url(trained, served_store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``riskscore serve`` with this worker's champion and store, on a free loopback port."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "riskscore", "serve", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(),
-            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(process, base, log)
+        process, base = start_service(os.environ.copy(), log, READY_TIMEOUT_S)
+    except ServiceFailed as exc:
+        pytest.fail(str(exc))
+    try:
         yield base
     finally:
-        _stop(process)
+        stop_service(process)
 
 
 @pytest.fixture()

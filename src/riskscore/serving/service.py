@@ -142,7 +142,7 @@ class RiskScore:
         if not account_ids:
             return []
         try:
-            return [RUNTIME.scorer.score_account(a, "batch") for a in account_ids]
+            return RUNTIME.scorer.score_accounts(account_ids, "batch")
         except AccountNotFound as exc:
             raise bentoml.exceptions.NotFound(str(exc)) from exc
 
