@@ -7,6 +7,7 @@
   p99 ≤ 20 ms;
 - throughput of ``score_application`` with 32 concurrent clients (closed loop):
   ≥ 500 scores/s;
+- latency at 20 requests/s too, for comparison below saturation;
 - what ``score_accounts`` (the batch endpoint) reaches, in scores/s;
 - where one ``score_application`` spends its time, in-process (cProfile).
 
@@ -40,6 +41,8 @@ TARGET_P99_MS = 20.0
 TARGET_THROUGHPUT = 500.0
 RATE = 100.0
 OPEN_LOOP_REQUESTS = 3_000  # 30 s at 100/s
+LOW_RATE = 20.0  # latency below saturation, for comparison
+LOW_RATE_REQUESTS = 600
 WARMUP_REQUESTS = 200
 CLIENTS = 32
 CLOSED_LOOP_SECONDS = 20.0
@@ -118,11 +121,14 @@ def _load(port: int, ids: list[str]) -> dict[str, object]:
         await open_loop(HOST, port, headers, "/score_application", apps, RATE, WARMUP_REQUESTS)
         latency = await open_loop(HOST, port, headers, "/score_application",
                                   lambda i: apps(i + WARMUP_REQUESTS), RATE, OPEN_LOOP_REQUESTS)
+        unsaturated = await open_loop(HOST, port, headers, "/score_application",
+                                      lambda i: apps(i + 10**5), LOW_RATE, LOW_RATE_REQUESTS)
         throughput = await closed_loop(HOST, port, headers, "/score_application",
                                        lambda i: apps(i + 10**6), CLIENTS, CLOSED_LOOP_SECONDS)
         batched = await closed_loop(HOST, port, headers, "/score_accounts", batch,
                                     BATCH_CLIENTS, CLOSED_LOOP_SECONDS)
         return {"open_loop_100rps": latency.summary(),
+                f"open_loop_{LOW_RATE:.0f}rps": unsaturated.summary(),
                 "closed_loop_32_clients": throughput.summary(),
                 f"batch_{BATCH_SIZE}_ids_{BATCH_CLIENTS}_clients": batched.summary()}
 
