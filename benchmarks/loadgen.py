@@ -63,7 +63,7 @@ class Outcome:
 
     latencies_ms: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
-    errors: int = 0
+    errors: dict[str, int] = field(default_factory=dict)  # by exception type
     seconds: float = 0.0
     items: int = 0  # scores returned (a batch answer holds many)
 
@@ -100,8 +100,8 @@ async def open_loop(host: str, port: int, headers: dict[str, str], path: str, bo
         conn = idle.pop() if idle else await Connection.open(host, port, headers)
         try:
             status, answer = await conn.post(path, body(i))
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            out.errors += 1
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            out.errors[type(exc).__name__] = out.errors.get(type(exc).__name__, 0) + 1
             conn.close()
             return
         out.add(status, (time.perf_counter() - scheduled) * 1000, _items(status, answer))

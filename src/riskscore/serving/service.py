@@ -34,6 +34,9 @@ from riskscore.store.errors import AccountNotFound, DuplicateAccount, InvalidDat
 log = logging.getLogger("riskscore.serving")
 AccountId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 MAX_BATCH = 256
+# A full batch is MAX_BATCH accounts at ~10-20 ms each: BentoML sheds (503) requests it
+# expects to wait longer than this, so it sits between that and the 30 s request timeout.
+BATCH_MAX_LATENCY_MS = 20_000
 
 
 class Runtime:
@@ -133,7 +136,7 @@ class RiskScore:
                                               ) from exc
 
     @bentoml.api(route="/score_accounts", batchable=True, max_batch_size=MAX_BATCH,
-                 max_latency_ms=5_000)
+                 max_latency_ms=BATCH_MAX_LATENCY_MS)
     def score_accounts(self, account_ids: list[AccountId]) -> list[Decision]:
         """Many accounts at once; concurrent callers' requests are batched together.
         An unknown id answers 404 for the whole request."""
