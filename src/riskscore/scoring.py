@@ -30,7 +30,8 @@ from riskscore.settings import Settings, get_settings
 from riskscore.store.engine import make_engine, session_factory
 from riskscore.store.hashing import IdentifierHasher
 from riskscore.store.models import Decision as DecisionRow
-from riskscore.store.record import record_application, save_onboarding_features
+from riskscore.store.models import table_of
+from riskscore.store.record import record_application
 
 log = logging.getLogger(__name__)
 Features = Mapping[str, float]
@@ -120,9 +121,9 @@ class Scorer:
         as_of = account["created_at"]
         with self.sessions() as session, session.begin():
             features = application_online_features(session, account, signup, self.hasher, as_of)
-            record_application(session, account, signup, hasher=self.hasher)
-            save_onboarding_features(session, application.account_id,
-                                     {k: features.get(k) for k in ONBOARDING_FEATURES})
+            record_application(session, account, signup, hasher=self.hasher,
+                               onboarding_features={k: features.get(k)
+                                                    for k in ONBOARDING_FEATURES})
             return self._decide(session, [application.account_id], [features], as_of,
                                 actor)[0]
 
@@ -160,7 +161,7 @@ class Scorer:
             decisions = [d.model_copy(update={"shadow": shadow}) for d, shadow in
                          zip(decisions, self._shadow(rows), strict=True)]
         now = datetime.now(UTC)
-        session.execute(insert(DecisionRow), [{
+        session.connection().execute(insert(table_of(DecisionRow)), [{
             "decision_id": d.decision_id, "account_id": a, "created_at": now, "actor": actor,
             "inputs_hash": inputs_hash(a, f), "score": d.score, "action": str(d.action),
             "delay_days": d.delay_days,

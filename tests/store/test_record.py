@@ -117,6 +117,21 @@ def test_onboarding_features_round_trip(session, raw, hasher):
     }
 
 
+def test_onboarding_features_stored_with_the_application(session, raw, hasher):
+    record_application(session, *_application(raw), hasher=hasher,
+                       onboarding_features={"signup_seconds": np.float64(12.5),
+                                            "age_days": math.nan})
+    session.commit()
+    session.expunge_all()
+    assert account_profile(session, "acct_a").onboarding_features == {
+        "signup_seconds": 12.5, "age_days": None}
+    application, signup = _application(raw, 1)
+    with pytest.raises(InvalidData, match="'ratio' is infinite"):
+        record_application(session, application, signup, hasher=hasher,
+                           onboarding_features={"ratio": math.inf})
+    assert session.get(Account, application["account_id"]) is None
+
+
 def test_onboarding_features_reject_bad_values_and_unknown_accounts(session, raw, hasher):
     record_application(session, *_application(raw), hasher=hasher)
     with pytest.raises(InvalidData, match="'ratio' is infinite"):
