@@ -32,6 +32,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from benchmarks.common import BIN, WORK, record, simulated_portfolio
 from benchmarks.loadgen import closed_loop, open_loop
@@ -58,13 +66,14 @@ def _store(accounts: int, data: Path) -> tuple[Path, float | None]:
     db = WORK / f"serving-{accounts}.db"
     if db.exists():
         return db, None
-    online = WORK / f"online-{accounts}.db"
-    if online.exists():
-        shutil.copyfile(online, db)
-        return db, None
     from riskscore.store import load_dataset, make_engine, upgrade
 
     url = f"sqlite:///{db}"
+    online = WORK / f"online-{accounts}.db"
+    if online.exists():
+        shutil.copyfile(online, db)
+        upgrade(url)
+        return db, None
     upgrade(url)
     started = time.perf_counter()
     load_dataset(data, make_engine(url))
@@ -118,22 +127,34 @@ def _load(port: int, ids: list[str]) -> dict[str, object]:
         start = (i * BATCH_SIZE) % (len(ids) - BATCH_SIZE)
         return json.dumps({"account_ids": ids[start:start + BATCH_SIZE]}).encode()
 
-    async def run() -> dict[str, object]:
-        await open_loop(HOST, port, headers, "/score_application", apps, RATE, WARMUP_REQUESTS)
-        latency = await open_loop(HOST, port, headers, "/score_application",
-                                  lambda i: apps(i + WARMUP_REQUESTS), RATE, OPEN_LOOP_REQUESTS)
-        unsaturated = await open_loop(HOST, port, headers, "/score_application",
-                                      lambda i: apps(i + 10**5), LOW_RATE, LOW_RATE_REQUESTS)
-        throughput = await closed_loop(HOST, port, headers, "/score_application",
-                                       lambda i: apps(i + 10**6), CLIENTS, CLOSED_LOOP_SECONDS)
-        batched = await closed_loop(HOST, port, headers, "/score_accounts", batch,
-                                    BATCH_CLIENTS, CLOSED_LOOP_SECONDS)
+    async def run(progress: Progress, task: TaskID) -> dict[str, object]:
+        async def phase(name: str, work):
+            progress.update(task, description=name)
+            result = await work
+            progress.advance(task)
+            return result
+
+        await phase("warm-up", open_loop(HOST, port, headers, "/score_application", apps,
+                                         RATE, WARMUP_REQUESTS))
+        latency = await phase(f"open loop {RATE:.0f}/s", open_loop(
+            HOST, port, headers, "/score_application", lambda i: apps(i + WARMUP_REQUESTS),
+            RATE, OPEN_LOOP_REQUESTS))
+        unsaturated = await phase(f"open loop {LOW_RATE:.0f}/s", open_loop(
+            HOST, port, headers, "/score_application", lambda i: apps(i + 10**5), LOW_RATE,
+            LOW_RATE_REQUESTS))
+        throughput = await phase(f"{CLIENTS} clients", closed_loop(
+            HOST, port, headers, "/score_application", lambda i: apps(i + 10**6), CLIENTS,
+            CLOSED_LOOP_SECONDS))
+        batched = await phase("batch endpoint", closed_loop(
+            HOST, port, headers, "/score_accounts", batch, BATCH_CLIENTS, CLOSED_LOOP_SECONDS))
         return {"open_loop_100rps": latency.summary(),
                 f"open_loop_{LOW_RATE:.0f}rps": unsaturated.summary(),
                 "closed_loop_32_clients": throughput.summary(),
                 f"batch_{BATCH_SIZE}_ids_{BATCH_CLIENTS}_clients": batched.summary()}
 
-    return asyncio.run(run())
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn()) as progress:
+        return asyncio.run(run(progress, progress.add_task("load", total=5)))
 
 
 def _profile(env: dict[str, str], calls: int = 300) -> dict[str, float]:
@@ -164,7 +185,7 @@ def _profile(env: dict[str, str], calls: int = 300) -> dict[str, float]:
     total = (time.perf_counter() - started) * 1000 / calls
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     stages = {"application_online_features": "features", "record_application": "record",
-              "save_onboarding_features": "save_features", "model_scores": "model",
+              "model_scores": "model",
               "_decision": "policy", "commit": "commit"}
     out = {"p50_ms_unprofiled": round(float(np.percentile(timings, 50)), 2),
            "p99_ms_unprofiled": round(float(np.percentile(timings, 99)), 2),
