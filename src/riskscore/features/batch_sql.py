@@ -115,7 +115,8 @@ def drain_sql() -> str:
     A window minimum over the next ``DRAIN_HOURS`` picks the candidates that drain at all
     (a superset: it may include same-time rows ordered before); the exact first drain is
     then found by an equi-join on the account and 48-hour buckets, so the pairs compared
-    are bounded by the rows of two buckets instead of every row of the account.
+    are bounded by the rows of two buckets instead of every row of the account. Only
+    accounts with a large inbound movement are sequenced at all.
     """
     inbound = ", ".join(_literal(t) for t in INBOUND_TYPES)
     span = DRAIN_HOURS * HOUR_US
@@ -124,6 +125,8 @@ def drain_sql() -> str:
         SELECT account_id, ts, type, amount, epoch_us(ts) AS us,
                sum(signed_amount) OVER w AS balance, row_number() OVER w AS rn
         FROM mv
+        WHERE account_id IN (SELECT account_id FROM movements WHERE type IN ({inbound})
+                             AND amount >= {DRAIN_MIN_AMOUNT})
         WINDOW w AS (PARTITION BY account_id ORDER BY ts, movement_id
                      ROWS UNBOUNDED PRECEDING)
     ),

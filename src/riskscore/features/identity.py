@@ -12,6 +12,7 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from riskscore.features.application import APPLICATION_FEATURES, application_features
@@ -85,3 +86,38 @@ def identity_table(accounts: pd.DataFrame, sessions: pd.DataFrame | None,
             os.replace(tmp, cache)
     table = cached.set_index("account_id").reindex(accounts["account_id"]).reset_index()
     return table.drop(columns="digest")
+
+
+def change_identifiers(changes: pd.DataFrame, hasher: IdentifierHasher,
+                       cache: Path | None = None) -> list[tuple[str, str] | None]:
+    """``(kind, hash)`` of each change's new value (``change_type``, ``new_value``,
+    ``country`` columns). Phone numbers cost ~0.5 ms each to parse, so their hashes are
+    cached across runs under a keyed digest of the raw value (never the value itself)."""
+    phones = changes["change_type"].to_numpy(object) == "phone"
+    out: list[tuple[str, str] | None] = [
+        None if is_phone else hasher.change_value(t, v, c)
+        for is_phone, t, v, c in zip(phones, changes["change_type"], changes["new_value"],
+                                     changes["country"], strict=True)]
+    if not phones.any():
+        return out
+    rows = changes[phones]
+    keys = [hasher.digest(v, c) for v, c in zip(rows["new_value"], rows["country"],
+                                                strict=True)]
+    known: dict[str, str | None] = {}
+    if cache is not None and cache.exists():
+        stored = pd.read_parquet(cache)
+        known = dict(zip(stored["key"], stored["value"], strict=True))
+    fresh = {k: hasher.hash("phone", v, c) for k, v, c in
+             zip(keys, rows["new_value"], rows["country"], strict=True) if k not in known}
+    if fresh and cache is not None:
+        known.update(fresh)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        pd.DataFrame({"key": list(known), "value": list(known.values())}).to_parquet(
+            tmp, index=False)
+        os.replace(tmp, cache)
+    known.update(fresh)
+    for i, key in zip(np.flatnonzero(phones), keys, strict=True):
+        value = known[key]
+        out[i] = None if value is None else ("phone", value)
+    return out
