@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from riskscore.dataset import DatasetReport, validate_dataset
+from riskscore.features.application import APPLICATION_FEATURES
 from riskscore.features.batch_sql import activity_sql, flow_bucket_sql, flow_columns
 from riskscore.features.catalogue import feature_names
 from riskscore.features.definitions import AGGREGATES, HELPER_AGGREGATES, apply_derived
-from riskscore.features.identity import identity_table
+from riskscore.features.identity import create_identity
 from riskscore.features.links import (
     cluster_features,
     duplicate_features,
@@ -116,28 +117,30 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     con.register("snapshots", snaps)
     out = _Matrix(len(snaps), feature_names())
 
-    accounts = con.execute("SELECT * FROM accounts").df()
-    sessions = con.execute("SELECT * FROM signup_sessions").df() if \
-        "signup_sessions" in tables else None
+    has_sessions = "signup_sessions" in tables
     hasher = IdentifierHasher.from_settings(settings)
-    identity = identity_table(accounts, sessions, hasher,
-                              settings.home / "cache" / "application_features.parquet")
-    del accounts
+    create_identity(con, hasher, settings.home / "cache" / "application_features.parquet",
+                    has_sessions)
     step("application")
-    static = identity.set_index("account_id")
-    app_cols = [c for c in static.columns if not c.startswith("id_") and c != "created_at"]
-    if sessions is None:
+    app_cols = list(APPLICATION_FEATURES)
+    if not has_sessions:
         app_cols = [c for c in app_cols if not c.startswith("signup_")]
         warnings.warn("signup_sessions absent: signup IP, session and velocity features "
                       "dropped", stacklevel=2)
-    account_rows = _positions(static.index, snaps["account_id"])
-    out.put_frame(static[app_cols], account_rows)
-    if sessions is not None:
+    static = con.execute(f"""SELECT epoch_us(i.created_at) AS created_us, {', '.join(
+        f'i.{c}' for c in app_cols)} FROM snapshots s LEFT JOIN identity i USING (account_id)
+        ORDER BY s.snapshot_id""").fetchnumpy()
+    for name in app_cols:
+        out.put(name, static[name].astype(float).filled(np.nan)
+                if np.ma.isMaskedArray(static[name]) else static[name])
+    created_us = static["created_us"]
+    del static
+    if has_sessions:
         velocity = velocity_features(con)
         out.put_frame(velocity, _positions(velocity.index, snaps["account_id"]))
     step("velocity")
 
-    identifier_events(con, identity, hasher, tables,
+    identifier_events(con, hasher, tables,
                       settings.home / "cache" / "change_phones.parquet")
     has_labels = "labels" in tables
     links = duplicate_features(con, has_labels)
@@ -161,9 +164,10 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     missing = [a.name for a in AGGREGATES if a.name not in columns]
     if missing:
         warnings.warn(f"features dropped, inputs absent: {missing}", stacklevel=2)
-    created = np.where(account_rows >= 0, static["created_at"].to_numpy()[
-        np.maximum(account_rows, 0)], np.datetime64("NaT"))
-    age = (snaps["as_of"].to_numpy() - created) / np.timedelta64(1, "D")
+    created = (created_us.astype(float).filled(np.nan) if np.ma.isMaskedArray(created_us)
+               else created_us.astype(float))
+    as_of_us = snaps["as_of"].to_numpy("datetime64[us]").astype(np.int64)
+    age = (as_of_us - created) / 86_400e6
     columns["as_of_epoch"] = (snaps["as_of"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds() \
         .to_numpy()
     for name, column in apply_derived(columns, age).items():

@@ -45,19 +45,14 @@ VELOCITY_FEATURES: dict[str, str] = {
 }
 
 
-def identifier_events(con: duckdb.DuckDBPyConnection, identity: pd.DataFrame,
-                      hasher: IdentifierHasher, tables: set[str],
-                      cache: Path | None = None) -> None:
+def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
+                      tables: set[str], cache: Path | None = None) -> None:
     """Create table ``ident(account_id, kind, value, first_seen, onboarding)`` on ``con``:
-    when each account first used each identifier. ``identity`` holds the hashed application
-    identifiers per account; ``cache``: see :func:`identity.change_identifiers`."""
-    application = pd.concat([
-        pd.DataFrame({"account_id": identity["account_id"], "kind": kind,
-                      "value": identity[f"id_{kind}"], "first_seen": identity["created_at"]})
-        for kind in APPLICATION_KINDS], ignore_index=True).dropna(subset=["value"])
-    con.register("application_ids", application)
-    sources = ["SELECT account_id, kind, value, first_seen AS ts, TRUE AS onboarding "
-               "FROM application_ids"]
+    when each account first used each identifier. Table ``identity`` on ``con`` holds the
+    hashed application identifiers per account (:func:`identity.create_identity`);
+    ``cache``: see :func:`identity.change_identifiers`."""
+    sources = [f"SELECT account_id, '{kind}' AS kind, id_{kind} AS value, created_at AS ts, "
+               "TRUE AS onboarding FROM identity" for kind in APPLICATION_KINDS]
     if "signup_sessions" in tables:
         sources += ["SELECT account_id, 'device', device_id, completed_at, TRUE FROM "
                     "signup_sessions", "SELECT account_id, 'ip', ip, completed_at, TRUE FROM "
