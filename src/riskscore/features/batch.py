@@ -87,6 +87,10 @@ class _Matrix:
             self.values[:, self.index[name]] = np.asarray(column, float)
             self.filled.add(name)
 
+    def column(self, name: str) -> np.ndarray:
+        """A view of one filled column (no copy)."""
+        return self.values[:, self.index[name]]
+
     def put_frame(self, frame: pd.DataFrame, positions: np.ndarray) -> None:
         """Columns of ``frame`` taken at row ``positions`` (-1: absent, NaN)."""
         for name in frame.columns:
@@ -152,15 +156,24 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     step("links")
 
     buckets = con.execute(flow_bucket_sql()).df()
-    columns: dict[str, np.ndarray] = flow_columns(buckets, len(snaps))
+    for name, column in flow_columns(buckets, len(snaps)).items():
+        out.put(name, column)
     del buckets
+    helpers: dict[str, np.ndarray] = {}  # aggregates that only feed derived features
     for table, sql in activity_sql(available_columns(report), tables).items():
         frame = con.execute(sql).df().set_index("snapshot_id")
         positions = _positions(frame.index, snaps["snapshot_id"])
-        columns.update({c: np.where(positions >= 0, frame[c].to_numpy(float)[
-            np.maximum(positions, 0)], np.nan) if len(frame) else np.full(len(snaps), np.nan)
-            for c in frame.columns})
+        for name in frame.columns:
+            column = np.where(positions >= 0, frame[name].to_numpy(float)[
+                np.maximum(positions, 0)], np.nan) if len(frame) else \
+                np.full(len(snaps), np.nan)
+            if name in HELPER_AGGREGATES:
+                helpers[name] = column
+            else:
+                out.put(name, column)
+        del frame
         step(f"activity:{table}")
+    columns = {**{n: out.column(n) for n in out.filled}, **helpers}
     missing = [a.name for a in AGGREGATES if a.name not in columns]
     if missing:
         warnings.warn(f"features dropped, inputs absent: {missing}", stacklevel=2)
@@ -171,9 +184,9 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     columns["as_of_epoch"] = (snaps["as_of"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds() \
         .to_numpy()
     for name, column in apply_derived(columns, age).items():
-        if name not in HELPER_AGGREGATES:
+        if name not in columns:
             out.put(name, column)
-    del columns
+    del columns, helpers
     names = [n for n in feature_names() if n in out.filled]
     values = out.values if len(names) == len(out.index) else \
         out.values[:, [out.index[n] for n in names]]
