@@ -107,7 +107,8 @@ def account_online_features(session: Session, account_id: str,
     features = {k: float(v) for k, v in (profile.onboarding_features or {}).items()
                 if v is not None}
     hashes = queries.identifier_hashes(session, account_id, as_of)
-    cluster = queries.linked_cluster(session, account_id, as_of, max_size=CLUSTER_MAX)
+    cluster = queries.linked_cluster(session, account_id, as_of, max_size=CLUSTER_MAX,
+                                     own_hashes=hashes)
     features.update(_link_features(session, hashes, as_of, cluster, exclude=account_id))
     signup = queries.signup_of(session, account_id)
     features.update(_activity(session, account_id, profile.country, signup,
