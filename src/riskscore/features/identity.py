@@ -129,7 +129,8 @@ def change_identifiers(changes: pd.DataFrame, hasher: IdentifierHasher,
     known: dict[str, str | None] = {}
     if cache is not None and cache.exists():
         stored = pd.read_parquet(cache)
-        known = dict(zip(stored["key"], stored["value"], strict=True))
+        known = {k: v if isinstance(v, str) else None  # unparseable numbers stay None
+                 for k, v in zip(stored["key"], stored["value"], strict=True)}
     fresh = {k: hasher.hash("phone", v, c) for k, v, c in
              zip(keys, rows["new_value"], rows["country"], strict=True) if k not in known}
     if fresh and cache is not None:
