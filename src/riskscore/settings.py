@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     model_threads: int = Field(2, ge=1, description="Threads LightGBM uses to train (more "
                                "threads than free cores makes it many times slower).")
     duckdb_memory_limit: str = Field(
-        "3GB", description="Memory DuckDB may use before spilling to disk (batch jobs)."
+        "2GB", description="Memory DuckDB may use before spilling to disk (batch jobs; the "
+        "4 GB batch budget also holds the output block of 1M x 175 floats)."
     )
     duckdb_threads: int = Field(2, description="Threads DuckDB uses (batch jobs).")
     hash_key: SecretStr = Field(

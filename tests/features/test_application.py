@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 
 from riskscore.features.application import APPLICATION_FEATURES, application_features
-from riskscore.features.identity import identity_table
+from riskscore.features.identity import change_identifiers, identity_table
 from riskscore.store.hashing import IdentifierHasher
 
 GOOD = {
@@ -80,3 +80,19 @@ def test_identity_table_matches_row_function_and_caches(tmp_path) -> None:
     changed = accounts.assign(email=["x@mailinator.com", "a@gmail.com"])
     again = identity_table(changed, sessions, hasher, cache)
     assert again.email_disposable.tolist() == [1.0, 0.0]  # a changed application is redone
+
+
+def test_change_identifiers_cache_phone_hashes_without_raw_values(tmp_path, monkeypatch) -> None:
+    changes = pd.DataFrame({"change_type": ["phone", "email", "password", "phone"],
+                            "new_value": ["07400 123456", "A@Gmail.com", None, "nonsense"],
+                            "country": ["GB", "GB", "GB", "US"]})
+    hasher = IdentifierHasher(b"k")
+    cache = tmp_path / "phones.parquet"
+    want = [hasher.change_value(t, v, c) for t, v, c in changes.itertuples(index=False)]
+    assert change_identifiers(changes, hasher, cache) == want
+    assert "07400" not in cache.read_bytes().decode("latin-1")  # keyed digests and hashes only
+    fresh = IdentifierHasher(b"k")
+    monkeypatch.setattr(fresh, "hash", lambda kind, *parts: (
+        (_ for _ in ()).throw(AssertionError("parsed again")) if kind == "phone"
+        else hasher.hash(kind, *parts)))
+    assert change_identifiers(changes, fresh, cache) == want  # phones come from the cache

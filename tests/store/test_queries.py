@@ -6,10 +6,12 @@ from sqlalchemy import select
 
 from riskscore import schema
 from riskscore.store import (
+    CLUSTER_KINDS,
     AccountNotFound,
     Cluster,
     DuplicateCount,
     InvalidData,
+    account_event_columns,
     account_events,
     account_profile,
     duplicate_counts,
@@ -120,6 +122,15 @@ def test_linked_cluster(loaded):
                                                                                        False)
 
 
+def test_linked_cluster_from_hashes_already_read_is_the_same(loaded):
+    for account, when in (("acct_a", at(11, 12)), ("acct_a", at(13)), ("acct_c", at(2, month=2)),
+                          ("acct_e", at(2, month=2))):
+        own = identifier_hashes(loaded, account, when)
+        for kinds in (CLUSTER_KINDS, STORE_KINDS):
+            assert linked_cluster(loaded, account, when, kinds=kinds, own_hashes=own) == \
+                linked_cluster(loaded, account, when, kinds=kinds)
+
+
 def test_linked_cluster_of_an_application_not_stored_yet(loaded, hasher):
     application, signup = _application("acct_new", at(1, month=3), email="johnsmith@gmail.com",
                                        device="dev_new_1")
@@ -206,6 +217,22 @@ def test_account_events_match_the_contract_rows(loaded, dataset, hasher):
     pd.testing.assert_frame_equal(events.changes, changes)
     assert len(events.logins) == 2
     assert list(events.movements.columns) == [c.name for c in schema.MOVEMENTS.columns]
+
+
+def test_account_event_columns_hold_the_same_rows(loaded):
+    for as_of in (at(1), at(13), at(2, month=2)):
+        frames = account_events(loaded, "acct_a", as_of)
+        columns = account_event_columns(loaded, "acct_a", as_of)
+        for frame, cols in ((frames.movements, columns.movements),
+                            (frames.logins, columns.logins), (frames.changes, columns.changes)):
+            assert list(cols) == list(frame.columns)
+            micros = frame.ts.to_numpy("datetime64[us]").astype("int64")
+            assert cols["ts"].dtype == "int64" and cols["ts"].tolist() == micros.tolist()
+            for name in frame.columns.drop(["ts", "success"], errors="ignore"):
+                assert [None if pd.isna(v) else v for v in frame[name]] == \
+                    [None if v is None else v for v in cols[name].tolist()], name
+            if "success" in cols:
+                assert [bool(v) for v in cols["success"]] == frame.success.tolist()
 
 
 def test_account_events_empty_frames_keep_columns_and_types(loaded):

@@ -3,14 +3,19 @@
 The online twin of ``batch_sql``: the same ``definitions.AGGREGATES``, the same row
 flags with the same meaning, evaluated on the events an account had before the as-of
 time. ``tests/features/test_parity.py`` holds the two to the same answers.
+
+Rows come as column dicts of NumPy arrays (``ts`` in integer microseconds since the
+epoch), as the store returns them: no DataFrame is built on the hot path. Rows are put
+in time order once, so each window is an index range found by binary search, and each
+filter mask is computed once per call and shared by every aggregate that uses it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 
 import numpy as np
-import pandas as pd
 
 from riskscore.features.definitions import (
     AGGREGATES,
@@ -27,24 +32,20 @@ from riskscore.schema import MOVEMENT_SIGN
 
 HOUR_US = 3_600 * 10**6
 DAY_US = 24 * HOUR_US
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Rows = Mapping[str, np.ndarray]
+"""One account's rows of one table: column name -> array, ``ts`` in epoch microseconds."""
 
 
-def _us(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Timestamps as integer microseconds since the epoch (UTC)."""
-    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.to_numpy("datetime64[us]").astype(np.int64)  # the fast path
-    series = pd.to_datetime(pd.Series(values), utc=True)
-    return series.dt.tz_convert(None).to_numpy("datetime64[us]").astype(np.int64)
-
-
-def _instant_us(when: datetime) -> int:
+def instant_us(when: datetime) -> int:
     """One aware timestamp as integer microseconds since the epoch."""
-    return int(pd.Timestamp(when).value) // 1_000  # .value is always nanoseconds
+    delta = when - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 10**6 + delta.microseconds
 
 
-def _columns(frame: pd.DataFrame, order: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    cols = {c: frame[c].to_numpy() for c in frame.columns}
-    return cols if order is None else {c: v[order] for c, v in cols.items()}
+def _is(values: np.ndarray, wanted: object) -> np.ndarray:
+    """Elementwise ``values == wanted`` for object arrays that may hold None."""
+    return np.asarray(values == wanted, bool) if len(values) else np.zeros(0, bool)
 
 
 def _first_seen(keys: list[np.ndarray], times: list[np.ndarray]) -> dict[object, int]:
@@ -56,112 +57,145 @@ def _first_seen(keys: list[np.ndarray], times: list[np.ndarray]) -> dict[object,
     return first
 
 
-def enrich_movements(mv: pd.DataFrame, changes: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Row flags of ``batch_sql.enriched_movements_sql`` for one account's movements."""
-    ts = _us(mv["ts"])
-    order = np.lexsort((mv["movement_id"].to_numpy(object).astype(str), ts))
-    columns = _columns(mv, order)
-    ts = ts[order]
-    amount = columns["amount"].astype(np.int64)
-    type_ = columns["type"].astype(object)
-    status = np.where(pd.isna(columns["status"]), "succeeded", columns["status"]) \
-        if "status" in columns else np.full(len(mv), "succeeded", object)
-    sign = np.array([MOVEMENT_SIGN.get(t, 0) for t in type_], np.int64)
-    signed = np.where(status == "failed", 0, sign * amount)
+def enrich_movements(mv: Rows, changes: Rows) -> dict[str, np.ndarray]:
+    """Row flags of ``batch_sql`` (signed amount, round, bank-change payout, drain time)
+    for one account's movements, in (ts, movement_id) order."""
+    ts = np.asarray(mv["ts"], np.int64)
+    ids = mv["movement_id"]
+    ordered = len(ts) < 2 or (bool(np.all(ts[1:] > ts[:-1])))
+    order = None if ordered else np.lexsort((np.asarray(ids, object).astype(str), ts))
+    columns = {c: np.asarray(v) if order is None else np.asarray(v)[order]
+               for c, v in mv.items()}
+    ts = np.asarray(columns["ts"], np.int64)
+    amount = np.asarray(columns["amount"], np.int64)
+    type_ = columns["type"]
+    failed = _is(columns["status"], "failed") if "status" in columns else np.zeros(len(ts), bool)
+    sign = np.array([MOVEMENT_SIGN.get(t, 0) for t in type_.tolist()], np.int64)
+    signed = np.where(failed, 0, sign * amount)
     balance = np.cumsum(signed)
-    bank = changes[changes["change_type"] == "bank_account"] if len(changes) else changes
-    bank_ts = np.sort(_us(bank["ts"])) if len(bank) else np.empty(0, np.int64)
+    bank_rows = _is(changes["change_type"], "bank_account")
+    bank_ts = np.sort(np.asarray(changes["ts"], np.int64)[bank_rows])
     window = BANK_CHANGE_PAYOUT_HOURS * HOUR_US
     lo = np.searchsorted(bank_ts, ts - window, "left")
     hi = np.searchsorted(bank_ts, ts, "left")
-    after_change = (type_ == "payout") & (hi > lo)
-    drain_ts = np.full(len(mv), np.iinfo(np.int64).max, np.int64)
-    candidates = np.flatnonzero(np.isin(type_, INBOUND_TYPES) & (amount >= DRAIN_MIN_AMOUNT)
-                                & (balance > 0))
-    for i in candidates:
+    payout = _is(type_, "payout")
+    drain_ts = np.full(len(ts), np.iinfo(np.int64).max, np.int64)
+    inbound = np.zeros(len(ts), bool)
+    for t in INBOUND_TYPES:
+        inbound |= _is(type_, t)
+    candidates = np.flatnonzero(inbound & (amount >= DRAIN_MIN_AMOUNT) & (balance > 0))
+    for i in candidates.tolist():
         end = np.searchsorted(ts, ts[i] + DRAIN_HOURS * HOUR_US, "right")
         later = np.flatnonzero(balance[i + 1:end] <= DRAIN_FLOOR * balance[i])
         if len(later):
             drain_ts[i] = ts[i + 1 + later[0]]
     for flag in ("instant", "international"):
         if flag in columns:
-            columns[flag] = np.where(pd.isna(columns[flag]), False, columns[flag]).astype(bool)
-    columns.update({"ts": ts, "signed_amount": signed, "is_round": amount % ROUND_UNIT == 0,
-                    "after_bank_change": after_change, "drain_ts": drain_ts, "status": status})
+            columns[flag] = _is(columns[flag], True)
+    columns.update({"ts": ts, "type": type_, "signed_amount": signed,
+                    "is_round": amount % ROUND_UNIT == 0, "after_bank_change": payout & (hi > lo),
+                    "drain_ts": drain_ts,
+                    "status": np.where(failed, "failed", "succeeded").astype(object)})
     return columns
 
 
-def enrich_logins(logins: pd.DataFrame, signup: dict[str, object] | None,
+def enrich_logins(logins: Rows, signup: Mapping[str, object] | None,
                   country: str) -> dict[str, np.ndarray]:
     """Row flags of ``batch_sql.enriched_logins_sql`` for one account's logins."""
-    ts = _us(logins["ts"]) if len(logins) else np.empty(0, np.int64)
-    device = logins["device_id"].to_numpy(object)
-    ip = logins["ip"].to_numpy(object)
-    s_ts = np.array([_instant_us(signup["completed_at"])] if signup else [], np.int64)
+    ts = np.asarray(logins["ts"], np.int64)
+    device = np.asarray(logins["device_id"], object)
+    ip = np.asarray(logins["ip"], object)
+    s_ts = np.array([instant_us(signup["completed_at"])] if signup else [], np.int64)  # type: ignore[arg-type]
     first_device = _first_seen([np.array([signup["device_id"]] if signup else [], object),
                                 device], [s_ts, ts])
     first_ip = _first_seen([np.array([signup["ip"]] if signup else [], object), ip], [s_ts, ts])
-    ip_country = logins["ip_country"].to_numpy(object)
-    columns = _columns(logins)
+    columns = dict(logins)
     columns.update({
         "ts": ts,
-        "new_device": np.array([t <= first_device[d] for d, t in zip(device, ts, strict=True)],
-                               bool),
-        "new_ip": np.array([t <= first_ip[i] for i, t in zip(ip, ts, strict=True)], bool),
-        "foreign_ip": np.array([isinstance(c, str) and c != country for c in ip_country], bool),
+        "new_device": np.array([t <= first_device[d] for d, t in
+                                zip(device.tolist(), ts.tolist(), strict=True)], bool),
+        "new_ip": np.array([t <= first_ip[i] for i, t in zip(ip.tolist(), ts.tolist(),
+                                                               strict=True)], bool),
+        "foreign_ip": np.array([isinstance(c, str) and c != country
+                                for c in logins["ip_country"].tolist()], bool),
     })
     return columns
 
 
-def enrich_changes(changes: pd.DataFrame, logins: pd.DataFrame,
-                   signup: dict[str, object] | None) -> dict[str, np.ndarray]:
+def enrich_changes(changes: Rows, logins: Rows,
+                   signup: Mapping[str, object] | None) -> dict[str, np.ndarray]:
     """Row flags of ``batch_sql.enriched_changes_sql`` for one account's changes."""
-    ts = _us(changes["ts"]) if len(changes) else np.empty(0, np.int64)
-    login_ts = _us(logins["ts"]) if len(logins) else np.empty(0, np.int64)
-    s_ts = np.array([_instant_us(signup["completed_at"])] if signup else [], np.int64)
+    ts = np.asarray(changes["ts"], np.int64)
+    login_ts = np.asarray(logins["ts"], np.int64)
+    s_ts = np.array([instant_us(signup["completed_at"])] if signup else [], np.int64)  # type: ignore[arg-type]
     first = _first_seen([np.array([signup["device_id"]] if signup else [], object),
-                         logins["device_id"].to_numpy(object)], [s_ts, login_ts])
+                         np.asarray(logins["device_id"], object)], [s_ts, login_ts])
     recent = NEW_DEVICE_HOURS * HOUR_US
-    columns = _columns(changes)
+    columns = dict(changes)
     columns.update({
         "ts": ts,
         "from_new_device": np.array([d not in first or first[d] > t - recent for d, t in
-                                     zip(changes["device_id"].to_numpy(object), ts,
+                                     zip(changes["device_id"].tolist(), ts.tolist(),
                                          strict=True)], bool),
     })
     return columns
 
 
-def _mask(agg: Agg, rows: dict[str, np.ndarray], as_of_us: int,
-          cache: dict[object, np.ndarray]) -> np.ndarray:
-    ts = rows["ts"]
-    mask = ts < as_of_us
-    if agg.window is not None:
-        mask &= ts >= as_of_us - agg.window * DAY_US
-    for column, values in agg.where:
-        key = (id(rows), column, values)
-        if key not in cache:
+class _Table:
+    """One table's enriched rows in time order, with filter masks computed on demand."""
+
+    def __init__(self, rows: dict[str, np.ndarray], as_of_us: int) -> None:
+        ts = rows["ts"]
+        if len(ts) > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
+            order = np.argsort(ts, kind="stable")
+            rows = {c: np.asarray(v)[order] for c, v in rows.items()}
+        self.rows = rows
+        self.ts = rows["ts"]
+        self.as_of_us = as_of_us
+        self.end = int(np.searchsorted(self.ts, as_of_us, "left"))
+        self.masks: dict[tuple[str, tuple[object, ...]], np.ndarray] = {}
+        self.starts: dict[int, int] = {}
+
+    def start(self, window: int | None) -> int:
+        if window is None:
+            return 0
+        if window not in self.starts:
+            self.starts[window] = int(np.searchsorted(self.ts, self.as_of_us - window * DAY_US,
+                                                      "left"))
+        return self.starts[window]
+
+    def mask(self, column: str, values: tuple[object, ...]) -> np.ndarray:
+        key = (column, values)
+        if key not in self.masks:
             if column == "drained":
-                cache[key] = rows["drain_ts"] < as_of_us
+                self.masks[key] = self.rows["drain_ts"] < self.as_of_us
             elif len(values) == 1 and isinstance(values[0], bool):
-                cache[key] = rows[column].astype(bool) == values[0]
+                self.masks[key] = self.rows[column].astype(bool) == values[0]
             else:
-                cache[key] = np.isin(rows[column].astype(object), np.asarray(values, object))
-        mask &= cache[key]
-    return mask
+                found = np.zeros(len(self.ts), bool)
+                for value in values:
+                    found |= _is(self.rows[column], value)
+                self.masks[key] = found
+        return self.masks[key]
 
 
-def evaluate(agg: Agg, rows: dict[str, np.ndarray], as_of_us: int,
-             cache: dict[object, np.ndarray]) -> float:
-    """One aggregate over one account's enriched rows (``cache``: filter masks by rows)."""
-    if len(rows["ts"]) == 0:
+def evaluate(agg: Agg, table: _Table) -> float:
+    """One aggregate over one account's enriched rows."""
+    lo, hi = table.start(agg.window), table.end
+    if hi <= lo:
         return 0.0 if agg.fn in ("count", "sum", "distinct") else np.nan
-    mask = _mask(agg, rows, as_of_us, cache)
+    mask: np.ndarray | None = None
+    for column, values in agg.where:
+        part = table.mask(column, values)[lo:hi]
+        mask = part if mask is None else mask & part
     if agg.fn == "count":
-        return float(mask.sum())
+        return float(hi - lo if mask is None else np.count_nonzero(mask))
     if agg.fn == "last_ts":
-        return float(rows["ts"][mask].max()) / 1e6 if mask.any() else np.nan
-    values = rows[agg.value][mask] if agg.value else None
+        ts = table.ts[lo:hi] if mask is None else table.ts[lo:hi][mask]
+        return float(ts.max()) / 1e6 if len(ts) else np.nan
+    values = table.rows[agg.value][lo:hi]  # type: ignore[index]
+    if mask is not None:
+        values = values[mask]
     if agg.fn == "sum":
         return float(np.sum(values)) if len(values) else 0.0
     if agg.fn == "distinct":
@@ -171,15 +205,14 @@ def evaluate(agg: Agg, rows: dict[str, np.ndarray], as_of_us: int,
     return float(np.max(values)) if agg.fn == "max" else float(np.mean(values))
 
 
-def activity_aggregates(movements: pd.DataFrame, logins: pd.DataFrame, changes: pd.DataFrame,
-                        signup: dict[str, object] | None, country: str,
+def activity_aggregates(movements: Rows, logins: Rows, changes: Rows,
+                        signup: Mapping[str, object] | None, country: str,
                         as_of: datetime) -> dict[str, float]:
     """All ``AGGREGATES`` of one account as of ``as_of``."""
-    as_of_us = _instant_us(as_of)
-    rows = {
-        "movements": enrich_movements(movements, changes),
-        "logins": enrich_logins(logins, signup, country),
-        "changes": enrich_changes(changes, logins, signup),
+    as_of_us = instant_us(as_of)
+    tables = {
+        "movements": _Table(enrich_movements(movements, changes), as_of_us),
+        "logins": _Table(enrich_logins(logins, signup, country), as_of_us),
+        "changes": _Table(enrich_changes(changes, logins, signup), as_of_us),
     }
-    cache: dict[object, np.ndarray] = {}
-    return {a.name: evaluate(a, rows[a.table], as_of_us, cache) for a in AGGREGATES}
+    return {a.name: evaluate(a, tables[a.table]) for a in AGGREGATES}

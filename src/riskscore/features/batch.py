@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from riskscore.dataset import DatasetReport, validate_dataset
+from riskscore.features.application import APPLICATION_FEATURES
 from riskscore.features.batch_sql import activity_sql, flow_bucket_sql, flow_columns
 from riskscore.features.catalogue import feature_names
 from riskscore.features.definitions import AGGREGATES, HELPER_AGGREGATES, apply_derived
-from riskscore.features.identity import identity_table
+from riskscore.features.identity import create_identity
 from riskscore.features.links import (
     cluster_features,
     duplicate_features,
@@ -72,6 +73,39 @@ def latest_event(report: DatasetReport) -> pd.Timestamp:
     return pd.Timestamp(con.execute("SELECT max(ts) FROM movements").fetchone()[0])
 
 
+class _Matrix:
+    """The output: one preallocated float64 block that every stage writes its columns
+    into, so a million rows of features exist once (no per-stage frames, joins, concat)."""
+
+    def __init__(self, n_rows: int, names: list[str]) -> None:
+        self.values = np.full((n_rows, len(names)), np.nan)
+        self.index = {n: i for i, n in enumerate(names)}
+        self.filled: set[str] = set()
+
+    def put(self, name: str, column: object) -> None:
+        if name in self.index:
+            self.values[:, self.index[name]] = np.asarray(column, float)
+            self.filled.add(name)
+
+    def column(self, name: str) -> np.ndarray:
+        """A view of one filled column (no copy)."""
+        return self.values[:, self.index[name]]
+
+    def put_frame(self, frame: pd.DataFrame, positions: np.ndarray) -> None:
+        """Columns of ``frame`` taken at row ``positions`` (-1: absent, NaN)."""
+        for name in frame.columns:
+            if name in self.index:
+                column = frame[name].to_numpy(float)
+                taken = column[np.maximum(positions, 0)] if len(column) else \
+                    np.full(len(positions), np.nan)
+                self.put(name, np.where(positions >= 0, taken, np.nan))
+
+
+def _positions(index: pd.Index, keys: pd.Series | np.ndarray) -> np.ndarray:
+    """Row of each key in ``index`` (-1 when absent)."""
+    return index.get_indexer(keys)
+
+
 def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
                      progress: Progress | None = None,
                      report: DatasetReport | None = None) -> pd.DataFrame:
@@ -85,55 +119,78 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     snaps["as_of"] = pd.to_datetime(snaps["as_of"], utc=True)
     snaps.insert(0, "snapshot_id", np.arange(len(snaps), dtype=np.int64))
     con.register("snapshots", snaps)
+    out = _Matrix(len(snaps), feature_names())
 
-    accounts = con.execute("SELECT * FROM accounts").df()
-    sessions = con.execute("SELECT * FROM signup_sessions").df() if \
-        "signup_sessions" in tables else None
+    has_sessions = "signup_sessions" in tables
     hasher = IdentifierHasher.from_settings(settings)
-    identity = identity_table(accounts, sessions, hasher,
-                              settings.home / "cache" / "application_features.parquet")
+    create_identity(con, hasher, settings.home / "cache" / "application_features.parquet",
+                    has_sessions)
     step("application")
-    static = identity.set_index("account_id")
-    app_cols = [c for c in static.columns if not c.startswith("id_") and c != "created_at"]
-    if sessions is None:
+    app_cols = list(APPLICATION_FEATURES)
+    if not has_sessions:
         app_cols = [c for c in app_cols if not c.startswith("signup_")]
         warnings.warn("signup_sessions absent: signup IP, session and velocity features "
                       "dropped", stacklevel=2)
-    out = static[app_cols].reindex(snaps["account_id"]).set_axis(snaps.index)
-    if sessions is not None:
+    static = con.execute(f"""SELECT epoch_us(i.created_at) AS created_us, {', '.join(
+        f'i.{c}' for c in app_cols)} FROM snapshots s LEFT JOIN identity i USING (account_id)
+        ORDER BY s.snapshot_id""").fetchnumpy()
+    for name in app_cols:
+        out.put(name, static[name].astype(float).filled(np.nan)
+                if np.ma.isMaskedArray(static[name]) else static[name])
+    created_us = static["created_us"]
+    del static
+    if has_sessions:
         velocity = velocity_features(con)
-        out = out.join(velocity.reindex(snaps["account_id"]).set_axis(snaps.index))
+        out.put_frame(velocity, _positions(velocity.index, snaps["account_id"]))
     step("velocity")
 
-    identifier_events(con, identity, hasher, tables)
+    identifier_events(con, hasher, tables,
+                      settings.home / "cache" / "change_phones.parquet")
     has_labels = "labels" in tables
     links = duplicate_features(con, has_labels)
     known = (con.execute("SELECT account_id, label_known_at FROM labels").df()
              .set_index("account_id")["label_known_at"] if has_labels else pd.Series(dtype=object))
     clusters = cluster_features(shared_links(con), snaps, known)
-    out = out.join(links.reindex(snaps["snapshot_id"]).set_axis(snaps.index))
-    out = out.join(clusters.reindex(snaps["snapshot_id"]).set_axis(snaps.index))
+    out.put_frame(links, _positions(links.index, snaps["snapshot_id"]))
+    out.put_frame(clusters, _positions(clusters.index, snaps["snapshot_id"]))
     step("links")
 
     buckets = con.execute(flow_bucket_sql()).df()
-    columns: dict[str, np.ndarray] = flow_columns(buckets, len(snaps))
+    for name, column in flow_columns(buckets, len(snaps)).items():
+        out.put(name, column)
+    del buckets
+    helpers: dict[str, np.ndarray] = {}  # aggregates that only feed derived features
     for table, sql in activity_sql(available_columns(report), tables).items():
-        frame = con.execute(sql).df().set_index("snapshot_id").reindex(snaps["snapshot_id"])
-        columns.update({c: frame[c].to_numpy(float) for c in frame.columns})
+        frame = con.execute(sql).df().set_index("snapshot_id")
+        positions = _positions(frame.index, snaps["snapshot_id"])
+        for name in frame.columns:
+            column = np.where(positions >= 0, frame[name].to_numpy(float)[
+                np.maximum(positions, 0)], np.nan) if len(frame) else \
+                np.full(len(snaps), np.nan)
+            if name in HELPER_AGGREGATES:
+                helpers[name] = column
+            else:
+                out.put(name, column)
+        del frame
         step(f"activity:{table}")
+    columns = {**{n: out.column(n) for n in out.filled}, **helpers}
     missing = [a.name for a in AGGREGATES if a.name not in columns]
     if missing:
         warnings.warn(f"features dropped, inputs absent: {missing}", stacklevel=2)
-    created = static["created_at"].reindex(snaps["account_id"]).to_numpy()
-    age = (snaps["as_of"].to_numpy() - created) / np.timedelta64(1, "D")
+    created = (created_us.astype(float).filled(np.nan) if np.ma.isMaskedArray(created_us)
+               else created_us.astype(float))
+    as_of_us = snaps["as_of"].to_numpy("datetime64[us]").astype(np.int64)
+    age = (as_of_us - created) / 86_400e6
     columns["as_of_epoch"] = (snaps["as_of"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds() \
         .to_numpy()
-    columns = apply_derived(columns, age)
-    activity = pd.DataFrame({k: v for k, v in columns.items()
-                             if k not in HELPER_AGGREGATES and k != "as_of_epoch"},
-                            index=snaps.index)
-    out = pd.concat([out, activity], axis=1)
-    out = out[[n for n in feature_names() if n in out.columns]]
-    out.insert(0, "as_of", snaps["as_of"])
-    out.insert(0, "account_id", snaps["account_id"])
-    return out
+    for name, column in apply_derived(columns, age).items():
+        if name not in columns:
+            out.put(name, column)
+    del columns, helpers
+    names = [n for n in feature_names() if n in out.filled]
+    values = out.values if len(names) == len(out.index) else \
+        out.values[:, [out.index[n] for n in names]]
+    frame = pd.DataFrame(values, columns=names, index=snaps.index, copy=False)
+    frame.insert(0, "as_of", snaps["as_of"])
+    frame.insert(0, "account_id", snaps["account_id"])
+    return frame

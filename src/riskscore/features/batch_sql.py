@@ -26,8 +26,13 @@ from riskscore.features.definitions import (
 )
 from riskscore.schema import MOVEMENT_SIGN
 
-# Flags whose truth depends on the snapshot: compiled against the snapshot's as-of.
+# Row flags that need an account's history. Rows carrying them are few, so each lives in
+# a small side table of its own (``SIDE_TABLES``) instead of being joined back onto every
+# movement; an aggregate that asks for the flag is evaluated over that table alone.
 AS_OF_FLAGS = {"drained": "x.drain_s IS NOT NULL AND x.drain_s < x.as_of_s"}
+SIDE_FLAGS: dict[str, str] = {"drained": "mv_drained", "after_bank_change": "mv_bank_payout"}
+SIDE_COLUMNS = {"account_id", "ts", "type", "amount", "drained", "after_bank_change"}
+HOUR_US = 3_600 * 10**6
 
 
 def _literal(value: object) -> str:
@@ -45,6 +50,8 @@ def condition(agg: Agg) -> str:
     for column, values in agg.where:
         if column in AS_OF_FLAGS:
             parts.append(AS_OF_FLAGS[column])
+        elif column in SIDE_FLAGS:
+            continue  # every row of the flag's side table has it
         elif len(values) == 1 and isinstance(values[0], bool):
             parts.append(f"x.{column} = {_literal(values[0])}")
         else:
@@ -66,42 +73,79 @@ def aggregate_sql(agg: Agg) -> str:
     return f"CAST({expr} AS DOUBLE) AS {agg.name}"
 
 
-def enriched_movements_sql(has_changes: bool) -> str:
-    """Movements with signed amount, round flag, recent-bank-change flag and drain time."""
+def side_flag(agg: Agg) -> str | None:
+    """The side-table flag an aggregate requires (at most one), or None."""
+    flags = [c for c, values in agg.where if c in SIDE_FLAGS and values == (True,)]
+    if len(flags) > 1 or not {c for c, _ in agg.where} <= SIDE_COLUMNS and flags:
+        raise ValueError(f"{agg.name}: side-table aggregates filter on {SIDE_COLUMNS} only")
+    return flags[0] if flags else None
+
+
+def movement_rows_sql() -> str:
+    """Movements with their signed amount and round flag (cheap row expressions)."""
     signs = " ".join(f"WHEN '{t}' THEN {s}" for t, s in MOVEMENT_SIGN.items())
-    inbound = ", ".join(_literal(t) for t in INBOUND_TYPES)
-    after_change = (
-        "(m.type = 'payout' AND EXISTS (SELECT 1 FROM changes c WHERE c.account_id = "
-        "m.account_id AND c.change_type = 'bank_account' AND c.ts < m.ts AND c.ts >= m.ts - "
-        f"INTERVAL {BANK_CHANGE_PAYOUT_HOURS} HOUR))" if has_changes else "FALSE")
     return f"""
-    mv_base AS (
+    mv AS (
         SELECT m.*,
                CASE WHEN coalesce(m.status, 'succeeded') = 'failed' THEN 0
                     ELSE m.amount * (CASE m.type {signs} ELSE 0 END) END AS signed_amount,
-               m.amount % {ROUND_UNIT} = 0 AS is_round,
-               {after_change} AS after_bank_change
+               m.amount % {ROUND_UNIT} = 0 AS is_round
         FROM movements m
+    )"""
+
+
+def bank_payout_sql() -> str:
+    """Payouts made within ``BANK_CHANGE_PAYOUT_HOURS`` after a bank-account change: the
+    last change strictly before each payout, found by an ASOF join."""
+    return f"""
+    bank AS (SELECT account_id, ts AS bank_ts FROM changes WHERE change_type = 'bank_account'),
+    mv_bank_payout AS (
+        SELECT m.account_id, m.ts, m.type, m.amount
+        FROM (SELECT account_id, ts, type, amount FROM movements WHERE type = 'payout') m
+        ASOF JOIN bank b ON b.account_id = m.account_id AND b.bank_ts < m.ts
+        WHERE b.bank_ts >= m.ts - INTERVAL {BANK_CHANGE_PAYOUT_HOURS} HOUR
+    )"""
+
+
+def drain_sql() -> str:
+    """Inbound movements that were drained, with when (``drain_s``): the first later
+    movement within ``DRAIN_HOURS`` that took the running balance to at most
+    ``DRAIN_FLOOR`` of the balance right after the inbound one.
+
+    A window minimum over the next ``DRAIN_HOURS`` picks the candidates that drain at all
+    (a superset: it may include same-time rows ordered before); the exact first drain is
+    then found by an equi-join on the account and 48-hour buckets, so the pairs compared
+    are bounded by the rows of two buckets instead of every row of the account. Only
+    accounts with a large inbound movement are sequenced at all.
+    """
+    inbound = ", ".join(_literal(t) for t in INBOUND_TYPES)
+    span = DRAIN_HOURS * HOUR_US
+    return f"""
+    mv_seq AS (
+        SELECT account_id, ts, type, amount, epoch_us(ts) AS us,
+               sum(signed_amount) OVER w AS balance, row_number() OVER w AS rn
+        FROM mv
+        WHERE account_id IN (SELECT account_id FROM movements WHERE type IN ({inbound})
+                             AND amount >= {DRAIN_MIN_AMOUNT})
+        WINDOW w AS (PARTITION BY account_id ORDER BY ts, movement_id
+                     ROWS UNBOUNDED PRECEDING)
     ),
-    mv_balance AS (
-        SELECT movement_id, account_id, ts, type, amount,
-               sum(signed_amount) OVER (PARTITION BY account_id ORDER BY ts, movement_id
-                                        ROWS UNBOUNDED PRECEDING) AS balance
-        FROM mv_base
+    mv_cand AS (
+        SELECT * FROM (
+            SELECT *, min(balance) OVER (PARTITION BY account_id ORDER BY us RANGE BETWEEN
+                                         CURRENT ROW AND {span} FOLLOWING) AS ahead_min
+            FROM mv_seq)
+        WHERE type IN ({inbound}) AND amount >= {DRAIN_MIN_AMOUNT} AND balance > 0
+          AND ahead_min <= {DRAIN_FLOOR} * balance
     ),
-    mv_drain AS (
-        SELECT i.movement_id, min(j.ts) AS drain_ts
-        FROM mv_balance i JOIN mv_balance j
-          ON j.account_id = i.account_id
-         AND (j.ts > i.ts OR (j.ts = i.ts AND j.movement_id > i.movement_id))
-         AND j.ts <= i.ts + INTERVAL {DRAIN_HOURS} HOUR
-         AND j.balance <= {DRAIN_FLOOR} * i.balance
-        WHERE i.type IN ({inbound}) AND i.amount >= {DRAIN_MIN_AMOUNT} AND i.balance > 0
-        GROUP BY i.movement_id
-    ),
-    mv AS (
-        SELECT b.*, epoch(d.drain_ts) AS drain_s FROM mv_base b LEFT JOIN mv_drain d
-        USING (movement_id)
+    mv_drained AS (
+        SELECT i.account_id, any_value(i.ts) AS ts, any_value(i.type) AS type,
+               any_value(i.amount) AS amount, min(j.us) / 1e6 AS drain_s
+        FROM (SELECT *, us // {span} + k AS bucket FROM mv_cand, (VALUES (0), (1)) t(k)) i
+        JOIN (SELECT *, us // {span} AS bucket FROM mv_seq) j
+          ON j.account_id = i.account_id AND j.bucket = i.bucket
+         AND j.rn > i.rn AND j.us <= i.us + {span} AND j.balance <= {DRAIN_FLOOR} * i.balance
+        GROUP BY i.account_id, i.rn
     )"""
 
 
@@ -215,14 +259,26 @@ def aggregates_for(table: str, available: set[str]) -> list[Agg]:
 
 
 def activity_sql(available: set[str], tables: set[str]) -> dict[str, str]:
-    """SQL per source table: ``{table: query}``, each giving one row per snapshot with the
-    aggregates of that table other than the flow ones (``flow_bucket_sql``)."""
+    """SQL per row source: ``{name: query}``, each giving one row per snapshot with the
+    aggregates of that source other than the flow ones (``flow_bucket_sql``). Movements
+    are split into the plain rows and the side tables of ``SIDE_FLAGS``."""
     queries = {}
     has_changes, has_logins = "changes" in tables, "logins" in tables
     has_sessions = "signup_sessions" in tables
     movement_aggs = [a for a in aggregates_for("movements", available) if not is_flow(a)]
-    queries["movements"] = (f"WITH {enriched_movements_sql(has_changes)}"
-                            + snapshot_aggregate_sql("mv", movement_aggs))
+    plain = [a for a in movement_aggs if side_flag(a) is None]
+    queries["movements"] = f"WITH {movement_rows_sql()}" + snapshot_aggregate_sql("mv", plain)
+    drained = [a for a in movement_aggs if side_flag(a) == "drained"]
+    if drained:
+        queries["movements:drained"] = (f"WITH {movement_rows_sql()}, {drain_sql()}"
+                                        + snapshot_aggregate_sql("mv_drained", drained))
+    after_change = [a for a in movement_aggs if side_flag(a) == "after_bank_change"]
+    if after_change:
+        side = (f"WITH {bank_payout_sql()}" if has_changes else
+                "WITH mv_bank_payout AS (SELECT account_id, ts, type, amount FROM movements "
+                "WHERE FALSE)")
+        queries["movements:bank_payout"] = side + snapshot_aggregate_sql("mv_bank_payout",
+                                                                        after_change)
     if has_logins:
         queries["logins"] = (f"WITH {enriched_logins_sql(has_sessions)}"
                              + snapshot_aggregate_sql("lg", aggregates_for("logins", available)))

@@ -12,6 +12,8 @@ import logging
 import os
 from pathlib import Path
 
+import duckdb
+import numpy as np
 import pandas as pd
 
 from riskscore.features.application import APPLICATION_FEATURES, application_features
@@ -23,18 +25,17 @@ ID_COLUMNS: tuple[str, ...] = ("id_email", "id_phone", "id_address", "id_tax_id"
                                "id_bank_account")
 
 
-def _digest(accounts: pd.DataFrame, sessions: pd.DataFrame | None) -> pd.Series:
-    frame = accounts.copy()
-    if "social_profiles" in frame:
-        frame["social_profiles"] = frame["social_profiles"].map(
-            lambda v: "|".join(v) if v is not None and not isinstance(v, float) else "")
-    if sessions is not None:
-        frame = frame.merge(sessions, on="account_id", how="left", suffixes=("", "_s"))
-    for col in frame.columns:
-        if frame[col].dtype == object:
-            frame[col] = frame[col].astype("string")
-    return pd.Series(pd.util.hash_pandas_object(frame, index=False).to_numpy(),
-                     index=accounts["account_id"].to_numpy())
+def _digest_sql(con: duckdb.DuckDBPyConnection, has_sessions: bool) -> str:
+    """SQL of ``(account_id, digest)``: an MD5 of every submitted field of the account and
+    its signup session, computed by DuckDB (NULL and empty text digest differently)."""
+    def fields(table: str, alias: str) -> list[str]:
+        names = [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
+        return [f"coalesce(CAST({alias}.{n} AS VARCHAR), chr(0))" for n in names]
+
+    parts = fields("accounts", "a") + (fields("signup_sessions", "s") if has_sessions else [])
+    join = "LEFT JOIN signup_sessions s USING (account_id)" if has_sessions else ""
+    return (f"SELECT a.account_id, md5(concat_ws(chr(31), {', '.join(parts)})) AS digest "
+            f"FROM accounts a {join}")
 
 
 def _compute(accounts: pd.DataFrame, sessions: pd.DataFrame | None,
@@ -59,29 +60,88 @@ def _compute(accounts: pd.DataFrame, sessions: pd.DataFrame | None,
     frame = pd.DataFrame(rows, columns=[*APPLICATION_FEATURES, *ID_COLUMNS])
     frame.insert(0, "account_id", accounts["account_id"].to_numpy())
     frame.insert(1, "created_at", accounts["created_at"].to_numpy())
-    return frame
+    return frame.astype({c: "string" for c in ID_COLUMNS})
+
+
+def create_identity(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
+                    cache: Path | None = None, has_sessions: bool = True) -> int:
+    """Create temp table ``identity`` on ``con`` (views ``accounts`` and, when
+    ``has_sessions``, ``signup_sessions``): application features and hashed identifiers,
+    one row per account (see module doc). Digests, the cache lookup and the cache write run
+    in DuckDB; only new or changed applications come to Python. Returns how many."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE app_digest AS {_digest_sql(con, has_sessions)}")
+    columns = ", ".join(["account_id", "created_at", *APPLICATION_FEATURES, *ID_COLUMNS])
+    cached = cache is not None and cache.exists()
+    if cached:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE app_cached AS
+            SELECT {columns}, CAST(digest AS VARCHAR) AS digest FROM read_parquet('{cache}') c
+            SEMI JOIN app_digest d ON d.account_id = c.account_id
+                                  AND d.digest = CAST(c.digest AS VARCHAR)""")
+    todo = con.execute("SELECT a.* FROM accounts a ANTI JOIN app_cached c USING (account_id)"
+                       if cached else "SELECT * FROM accounts").df()
+    log.info("computing application features for %d accounts", len(todo))
+    sessions = con.execute("SELECT s.* FROM signup_sessions s SEMI JOIN todo USING "
+                           "(account_id)").df() if has_sessions else None
+    con.register("app_fresh", _compute(todo, sessions, hasher))
+    parts = [f"SELECT {columns}, d.digest FROM app_fresh JOIN app_digest d USING (account_id)"]
+    if cached:
+        parts.append(f"SELECT {columns}, digest FROM app_cached")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE identity AS {' UNION ALL '.join(parts)}")
+    con.unregister("app_fresh")
+    if cached:
+        con.execute("DROP TABLE app_cached")
+    if len(todo) and cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        con.execute(f"COPY identity TO '{tmp}' (FORMAT parquet)")
+        os.replace(tmp, cache)
+    return len(todo)
 
 
 def identity_table(accounts: pd.DataFrame, sessions: pd.DataFrame | None,
                    hasher: IdentifierHasher, cache: Path | None = None) -> pd.DataFrame:
-    """Application features and hashed identifiers, one row per account (see module doc)."""
-    digest = _digest(accounts, sessions)
-    cached = pd.DataFrame()
+    """:func:`create_identity` for accounts (and sessions) given as DataFrames: the table in
+    the order of ``accounts``, without the digest."""
+    con = duckdb.connect()
+    con.register("accounts", accounts)
+    if sessions is not None:
+        con.register("signup_sessions", sessions)
+    create_identity(con, hasher, cache, sessions is not None)
+    table = con.execute("SELECT * EXCLUDE (digest) FROM identity").df()
+    return table.set_index("account_id").reindex(accounts["account_id"]).reset_index()
+
+
+def change_identifiers(changes: pd.DataFrame, hasher: IdentifierHasher,
+                       cache: Path | None = None) -> list[tuple[str, str] | None]:
+    """``(kind, hash)`` of each change's new value (``change_type``, ``new_value``,
+    ``country`` columns). Phone numbers cost ~0.5 ms each to parse, so their hashes are
+    cached across runs under a keyed digest of the raw value (never the value itself)."""
+    phones = changes["change_type"].to_numpy(object) == "phone"
+    out: list[tuple[str, str] | None] = [
+        None if is_phone else hasher.change_value(t, v, c)
+        for is_phone, t, v, c in zip(phones, changes["change_type"], changes["new_value"],
+                                     changes["country"], strict=True)]
+    if not phones.any():
+        return out
+    rows = changes[phones]
+    keys = [hasher.digest(v, c) for v, c in zip(rows["new_value"], rows["country"],
+                                                strict=True)]
+    known: dict[str, str | None] = {}
     if cache is not None and cache.exists():
-        cached = pd.read_parquet(cache)
-        cached = cached[cached["digest"].to_numpy() == digest.reindex(cached["account_id"])
-                        .to_numpy()]
-    todo = accounts[~accounts["account_id"].isin(cached.get("account_id", []))]
-    if len(todo):
-        log.info("computing application features for %d accounts (%d cached)", len(todo),
-                 len(cached))
-        fresh = _compute(todo, sessions, hasher)
-        fresh["digest"] = digest.reindex(fresh["account_id"]).to_numpy()
-        cached = pd.concat([cached, fresh], ignore_index=True) if len(cached) else fresh
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(".tmp")
-            cached.to_parquet(tmp, index=False)
-            os.replace(tmp, cache)
-    table = cached.set_index("account_id").reindex(accounts["account_id"]).reset_index()
-    return table.drop(columns="digest")
+        stored = pd.read_parquet(cache)
+        known = {k: v if isinstance(v, str) else None  # unparseable numbers stay None
+                 for k, v in zip(stored["key"], stored["value"], strict=True)}
+    fresh = {k: hasher.hash("phone", v, c) for k, v, c in
+             zip(keys, rows["new_value"], rows["country"], strict=True) if k not in known}
+    if fresh and cache is not None:
+        known.update(fresh)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        pd.DataFrame({"key": list(known), "value": list(known.values())}).to_parquet(
+            tmp, index=False)
+        os.replace(tmp, cache)
+    known.update(fresh)
+    for i, key in zip(np.flatnonzero(phones), keys, strict=True):
+        value = known[key]
+        out[i] = None if value is None else ("phone", value)
+    return out

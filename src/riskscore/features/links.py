@@ -9,11 +9,13 @@ became known. The store answers the same questions for one account online.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import numpy as np
 import pandas as pd
 
-from riskscore.features.identity import ID_COLUMNS
+from riskscore.features.identity import ID_COLUMNS, change_identifiers
 from riskscore.store.hashing import IdentifierHasher
 from riskscore.store.queries import CLUSTER_KINDS
 
@@ -43,33 +45,31 @@ VELOCITY_FEATURES: dict[str, str] = {
 }
 
 
-def identifier_events(con: duckdb.DuckDBPyConnection, identity: pd.DataFrame,
-                      hasher: IdentifierHasher, tables: set[str]) -> None:
+def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
+                      tables: set[str], cache: Path | None = None) -> None:
     """Create table ``ident(account_id, kind, value, first_seen, onboarding)`` on ``con``:
-    when each account first used each identifier. ``identity`` holds the hashed application
-    identifiers per account."""
-    application = pd.concat([
-        pd.DataFrame({"account_id": identity["account_id"], "kind": kind,
-                      "value": identity[f"id_{kind}"], "first_seen": identity["created_at"]})
-        for kind in APPLICATION_KINDS], ignore_index=True).dropna(subset=["value"])
-    con.register("application_ids", application)
-    sources = ["SELECT account_id, kind, value, first_seen AS ts, TRUE AS onboarding "
-               "FROM application_ids"]
+    when each account first used each identifier. Table ``identity`` on ``con`` holds the
+    hashed application identifiers per account (:func:`identity.create_identity`);
+    ``cache``: see :func:`identity.change_identifiers`."""
+    sources = [f"SELECT account_id, '{kind}' AS kind, id_{kind} AS value, created_at AS ts, "
+               "TRUE AS onboarding FROM identity" for kind in APPLICATION_KINDS]
     if "signup_sessions" in tables:
         sources += ["SELECT account_id, 'device', device_id, completed_at, TRUE FROM "
                     "signup_sessions", "SELECT account_id, 'ip', ip, completed_at, TRUE FROM "
                     "signup_sessions"]
     # Failed logins link nothing: one credential-stuffing device would tie all its victims.
+    # Each account uses few devices and IPs many times: reduce to first uses before the union.
     for table, where in (("logins", " WHERE success"), ("changes", "")):
         if table in tables:
-            sources += [f"SELECT account_id, 'device', device_id, ts, FALSE FROM {table}{where}",
-                        f"SELECT account_id, 'ip', ip, ts, FALSE FROM {table}{where}"]
+            sources += [f"SELECT account_id, 'device', device_id, min(ts), FALSE FROM {table}"
+                        f"{where} GROUP BY account_id, device_id",
+                        f"SELECT account_id, 'ip', ip, min(ts), FALSE FROM {table}{where} "
+                        "GROUP BY account_id, ip"]
     if "changes" in tables:
         ch = con.execute("""SELECT c.account_id, c.change_type, c.new_value, a.country, c.ts
                             FROM changes c JOIN accounts a USING (account_id)
                             WHERE c.new_value IS NOT NULL""").df()
-        values = [hasher.change_value(t, v, c) for t, v, c in
-                  zip(ch["change_type"], ch["new_value"], ch["country"], strict=True)]
+        values = change_identifiers(ch, hasher, cache)
         keep = np.array([v is not None for v in values], bool)
         con.register("changed_ids", pd.DataFrame({
             "account_id": ch["account_id"][keep], "kind": [v[0] for v in values if v],

@@ -71,11 +71,12 @@ def _activity(session: Session | None, account_id: str | None, country: str,
               signup: Mapping[str, Any] | None, created_at: datetime,
               as_of: datetime) -> dict[str, float]:
     if session is not None and account_id is not None:
-        events = queries.account_events(session, account_id, as_of)
+        events = queries.account_event_columns(session, account_id, as_of)
         movements, logins, changes = events.movements, events.logins, events.changes
     else:  # a new application has no history yet
-        movements, logins, changes = (schema.TABLES[t].schema.empty_table().to_pandas()
-                                      for t in ("movements", "logins", "changes"))
+        movements, logins, changes = (
+            {c.name: np.empty(0, np.int64 if c.name == "ts" else object)
+             for c in schema.TABLES[t].columns} for t in ("movements", "logins", "changes"))
     aggregates = activity_aggregates(movements, logins, changes, dict(signup) if signup else None,
                                      country, as_of)
     aggregates["as_of_epoch"] = as_of.timestamp()
@@ -106,7 +107,8 @@ def account_online_features(session: Session, account_id: str,
     features = {k: float(v) for k, v in (profile.onboarding_features or {}).items()
                 if v is not None}
     hashes = queries.identifier_hashes(session, account_id, as_of)
-    cluster = queries.linked_cluster(session, account_id, as_of, max_size=CLUSTER_MAX)
+    cluster = queries.linked_cluster(session, account_id, as_of, max_size=CLUSTER_MAX,
+                                     own_hashes=hashes)
     features.update(_link_features(session, hashes, as_of, cluster, exclude=account_id))
     signup = queries.signup_of(session, account_id)
     features.update(_activity(session, account_id, profile.country, signup,

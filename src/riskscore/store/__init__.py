@@ -13,11 +13,13 @@ from riskscore.store.load import load_dataset
 from riskscore.store.migrate import upgrade
 from riskscore.store.queries import (
     CLUSTER_KINDS,
+    AccountEventColumns,
     AccountEvents,
     AccountProfile,
     Cluster,
     DuplicateCount,
     SignupVelocity,
+    account_event_columns,
     account_events,
     account_profile,
     duplicate_counts,
@@ -30,6 +32,7 @@ from riskscore.store.record import mark_known_fraud, record_application, save_on
 
 __all__ = [
     "CLUSTER_KINDS",
+    "AccountEventColumns",
     "AccountEvents",
     "AccountNotFound",
     "AccountProfile",
@@ -40,6 +43,7 @@ __all__ = [
     "InvalidData",
     "SignupVelocity",
     "StoreError",
+    "account_event_columns",
     "account_events",
     "account_profile",
     "duplicate_counts",

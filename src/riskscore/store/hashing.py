@@ -92,6 +92,11 @@ class IdentifierHasher:
         pairs = ((kind, self.hash(kind, *args)) for kind, args in parts)
         return list(dict.fromkeys((kind, h) for kind, h in pairs if h is not None))
 
+    def digest(self, *parts: str | None) -> str:
+        """A keyed hash of raw parts, to key caches of derived values without keeping PII."""
+        return keyed_hash("digest", "\x1f".join("" if p is None else p for p in parts),
+                          self._key)
+
     def change_value(
         self, change_type: str, raw: str | None, country: str | None
     ) -> tuple[str, str] | None:

@@ -19,20 +19,25 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Select,
     String,
     and_,
     bindparam,
     case,
+    cast,
     distinct,
     func,
     or_,
     select,
+    type_coerce,
 )
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.orm import Session
 
 from riskscore import schema
@@ -50,7 +55,7 @@ from riskscore.store.models import (
     SignupHour,
     table_of,
 )
-from riskscore.store.types import floor_hour, require_aware
+from riskscore.store.types import floor_hour, require_aware, to_micros
 
 HashPair = tuple[str, str]
 CLUSTER_KINDS: tuple[str, ...] = ("email", "phone", "address", "tax_id", "bank_account", "device")
@@ -207,6 +212,7 @@ def linked_cluster(
     kinds: Sequence[str] = CLUSTER_KINDS,
     max_size: int | None = None,
     seed_hashes: Iterable[HashPair] = (),
+    own_hashes: Iterable[HashPair] | None = None,
 ) -> Cluster:
     """The connected component of an account in the graph "shares an identifier of one of
     ``kinds``, both first used before ``as_of``", explored breadth-first with two queries per
@@ -215,7 +221,9 @@ def linked_cluster(
 
     The account is ``account_id`` (its stored identifiers), plus ``seed_hashes``; for an
     application not stored yet, pass ``account_id=None`` and its hashes as ``seed_hashes``
-    (it still counts itself in ``size``).
+    (it still counts itself in ``size``). ``own_hashes``: the stored account's identifiers
+    before ``as_of`` (:func:`identifier_hashes`) when the caller has them already, which
+    saves the first query.
     """
     as_of = _as_of(as_of)
     limit = get_settings().cluster_max_size if max_size is None else max_size
@@ -225,6 +233,9 @@ def linked_cluster(
     stored = {account_id} if account_id is not None else set()
     members, frontier, visited = set(stored), list(stored), set[HashPair]()
     hop = {pair for pair in seed_hashes if pair[0] in kinds}
+    if own_hashes is not None and account_id is not None:
+        hop |= {pair for pair in own_hashes if pair[0] in kinds}
+        frontier = []
     applicant = 0 if account_id is not None else 1  # an unstored applicant counts itself
     truncated = False
     while not truncated:
@@ -243,7 +254,8 @@ def linked_cluster(
         frontier, hop = neighbours[:room], set()
         members.update(frontier)
     others = sorted(members - stored)
-    known_fraud = conn.execute(_KNOWN, {"ids": others, "as_of": as_of}).scalar_one()
+    known_fraud = conn.execute(_KNOWN, {"ids": others, "as_of": as_of}).scalar_one() \
+        if others else 0
     return Cluster(applicant + len(members), known_fraud, truncated)
 
 
@@ -360,6 +372,81 @@ _LOGINS = _events([_L.account_id, _L.ts, _L.device_hash, _L.ip_hash, _L.ip_type,
                    _L.success], _L, _L.id)
 _CHANGES = _events([_C.account_id, _C.ts, _C.change_type, _C.device_hash, _C.ip_hash,
                     _C.new_value_hash], _C, _C.id)
+
+
+EventColumns = dict[str, np.ndarray]
+"""One table's rows as column arrays: ``ts`` in integer microseconds since the epoch,
+the other columns as fetched (object arrays; SQLite gives booleans as 0/1)."""
+
+
+@dataclass(frozen=True)
+class AccountEventColumns:
+    """:class:`AccountEvents` as column arrays, for the online hot path: no DataFrame and no
+    datetime object is built per row."""
+
+    movements: EventColumns
+    logins: EventColumns
+    changes: EventColumns
+
+
+def account_event_columns(session: Session, account_id: str,
+                          as_of: datetime) -> AccountEventColumns:
+    """The account's movements, logins and changes with ``ts < as_of``, sorted by ``ts``,
+    as column arrays (:class:`AccountEventColumns`; names as in :func:`account_events`)."""
+    conn = session.connection()
+    params = {"account_id": account_id, "as_of": _as_of(as_of)}
+    if conn.dialect.name == "sqlite":  # SQLAlchemy's per-row work would cost 3x SQLite's
+        cursor = conn.connection.driver_connection
+        args = (account_id, to_micros(params["as_of"]))
+        return AccountEventColumns(*(
+            _columns(cursor.execute(sql, args).fetchall(), names)  # type: ignore[union-attr]
+            for sql, names in _sqlite_column_sql()
+        ))
+    return AccountEventColumns(*(
+        _columns(conn.execute(query, params).all(), names)
+        for query, names in _column_queries(conn.dialect.name)
+    ))
+
+
+@cache
+def _sqlite_column_sql() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The event queries compiled once for SQLite, for the DBAPI cursor: parameters are
+    the account id and ``as_of`` in epoch microseconds (how SQLite stores timestamps)."""
+    out = []
+    for query, names in _column_queries("sqlite"):
+        compiled = query.compile(dialect=sqlite_dialect())
+        if list(compiled.positiontup or ()) != ["account_id", "as_of"]:
+            raise RuntimeError(f"unexpected parameters {compiled.positiontup}")
+        out.append((compiled.string, names))
+    return tuple(out)
+
+
+def _ts_us(column: Any, dialect: str) -> Any:
+    """A timestamp column as integer epoch microseconds, computed by the database."""
+    if dialect == "sqlite":  # stored as epoch microseconds already (see types.UtcTimestamp)
+        return type_coerce(column, BigInteger).label("ts")
+    return cast(func.extract("epoch", column) * 1_000_000, BigInteger).label("ts")
+
+
+@cache
+def _column_queries(dialect: str) -> tuple[tuple[Select[Any], tuple[str, ...]], ...]:
+    out = []
+    for query, table in ((_MOVEMENTS, schema.MOVEMENTS), (_LOGINS, schema.LOGINS),
+                         (_CHANGES, schema.CHANGES)):
+        columns = [_ts_us(c, dialect) if c.name == "ts" else c
+                   for c in query.selected_columns]
+        out.append((query.with_only_columns(*columns, maintain_column_froms=True),
+                    tuple(c.name for c in table.columns)))
+    return tuple(out)
+
+
+def _columns(rows: Sequence[Any], names: tuple[str, ...]) -> EventColumns:
+    if not rows:
+        return {n: np.empty(0, np.int64 if n == "ts" else object) for n in names}
+    out = {}
+    for name, values in zip(names, zip(*rows, strict=True), strict=True):
+        out[name] = np.array(values, np.int64) if name == "ts" else np.array(values, object)
+    return out
 
 
 def _frame(rows: Sequence[Any], table: schema.Table) -> pd.DataFrame:
