@@ -2,7 +2,8 @@
 
 ``compute_features(data_dir, snapshots)`` returns one row per ``(account_id, as_of)``
 with every feature of ``catalogue.feature_names()`` that the data can support. Features
-whose input tables or columns are absent are dropped with a warning, never faked.
+whose input tables or columns are absent are dropped with a warning
+(``DroppedFeaturesWarning``, see ``availability``), never faked.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from riskscore.dataset import DatasetReport, validate_dataset
+from riskscore.features.availability import describe, missing_inputs
 from riskscore.features.batch_sql import activity_sql, flow_bucket_sql, flow_columns
 from riskscore.features.catalogue import feature_names
-from riskscore.features.definitions import AGGREGATES, HELPER_AGGREGATES, apply_derived
+from riskscore.features.definitions import HELPER_AGGREGATES, apply_derived
 from riskscore.features.identity import identity_table
 from riskscore.features.links import (
     cluster_features,
@@ -34,6 +36,10 @@ from riskscore.store.hashing import IdentifierHasher
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
+
+
+class DroppedFeaturesWarning(UserWarning):
+    """Features left out because the data lacks their inputs (see ``availability``)."""
 
 
 def connect(report: DatasetReport) -> duckdb.DuckDBPyConnection:
@@ -54,8 +60,9 @@ def connect(report: DatasetReport) -> duckdb.DuckDBPyConnection:
 
 
 def available_columns(report: DatasetReport) -> set[str]:
+    """``table.column`` of every contract column present with at least one value."""
     return {f"{t}.{c.name}" for t in report.rows for c in TABLES[t].columns
-            if c.name not in report.missing_columns.get(t, [])}
+            if report.has(t, c.name)}
 
 
 def portfolio_snapshots(report: DatasetReport, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -95,17 +102,13 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     step("application")
     static = identity.set_index("account_id")
     app_cols = [c for c in static.columns if not c.startswith("id_") and c != "created_at"]
-    if sessions is None:
-        app_cols = [c for c in app_cols if not c.startswith("signup_")]
-        warnings.warn("signup_sessions absent: signup IP, session and velocity features "
-                      "dropped", stacklevel=2)
     out = static[app_cols].reindex(snaps["account_id"]).set_axis(snaps.index)
     if sessions is not None:
         velocity = velocity_features(con)
         out = out.join(velocity.reindex(snaps["account_id"]).set_axis(snaps.index))
     step("velocity")
 
-    identifier_events(con, identity, hasher, tables)
+    identifier_events(con, identity, hasher, tables, report.has("changes", "new_value"))
     has_labels = "labels" in tables
     links = duplicate_features(con, has_labels)
     known = (con.execute("SELECT account_id, label_known_at FROM labels").df()
@@ -117,13 +120,11 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
 
     buckets = con.execute(flow_bucket_sql()).df()
     columns: dict[str, np.ndarray] = flow_columns(buckets, len(snaps))
-    for table, sql in activity_sql(available_columns(report), tables).items():
+    available = available_columns(report)
+    for table, sql in activity_sql(available, tables).items():
         frame = con.execute(sql).df().set_index("snapshot_id").reindex(snaps["snapshot_id"])
         columns.update({c: frame[c].to_numpy(float) for c in frame.columns})
         step(f"activity:{table}")
-    missing = [a.name for a in AGGREGATES if a.name not in columns]
-    if missing:
-        warnings.warn(f"features dropped, inputs absent: {missing}", stacklevel=2)
     created = static["created_at"].reindex(snaps["account_id"]).to_numpy()
     age = (snaps["as_of"].to_numpy() - created) / np.timedelta64(1, "D")
     columns["as_of_epoch"] = (snaps["as_of"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds() \
@@ -133,7 +134,11 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
                              if k not in HELPER_AGGREGATES and k != "as_of_epoch"},
                             index=snaps.index)
     out = pd.concat([out, activity], axis=1)
-    out = out[[n for n in feature_names() if n in out.columns]]
+    dropped = missing_inputs(report)
+    if dropped:
+        warnings.warn(f"{len(dropped)} features dropped, their inputs are absent: "
+                      f"{describe(dropped)}", DroppedFeaturesWarning, stacklevel=2)
+    out = out[[n for n in feature_names() if n in out.columns and n not in dropped]]
     out.insert(0, "as_of", snaps["as_of"])
     out.insert(0, "account_id", snaps["account_id"])
     return out

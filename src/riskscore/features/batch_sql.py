@@ -66,8 +66,9 @@ def aggregate_sql(agg: Agg) -> str:
     return f"CAST({expr} AS DOUBLE) AS {agg.name}"
 
 
-def enriched_movements_sql(has_changes: bool) -> str:
-    """Movements with signed amount, round flag, recent-bank-change flag and drain time."""
+def enriched_movements_sql(has_changes: bool, has_status: bool = True) -> str:
+    """Movements with signed amount, round flag, recent-bank-change flag and drain time.
+    Without a ``status`` column every movement counts as succeeded (docs/data.md)."""
     signs = " ".join(f"WHEN '{t}' THEN {s}" for t, s in MOVEMENT_SIGN.items())
     inbound = ", ".join(_literal(t) for t in INBOUND_TYPES)
     after_change = (
@@ -77,7 +78,8 @@ def enriched_movements_sql(has_changes: bool) -> str:
     return f"""
     mv_base AS (
         SELECT m.*,
-               CASE WHEN coalesce(m.status, 'succeeded') = 'failed' THEN 0
+               CASE WHEN {"coalesce(m.status, 'succeeded') = 'failed'" if has_status else
+                          "FALSE"} THEN 0
                     ELSE m.amount * (CASE m.type {signs} ELSE 0 END) END AS signed_amount,
                m.amount % {ROUND_UNIT} = 0 AS is_round,
                {after_change} AS after_bank_change
@@ -105,7 +107,7 @@ def enriched_movements_sql(has_changes: bool) -> str:
     )"""
 
 
-def enriched_logins_sql(has_sessions: bool) -> str:
+def enriched_logins_sql(has_sessions: bool, has_ip_country: bool = True) -> str:
     """Logins flagged new-device / new-IP (first sighting on the account) and foreign-IP."""
     signup_devices = ("SELECT account_id, device_id, completed_at AS ts FROM signup_sessions "
                       "UNION ALL " if has_sessions else "")
@@ -122,7 +124,8 @@ def enriched_logins_sql(has_sessions: bool) -> str:
     ),
     lg AS (
         SELECT l.*, l.ts <= df.first_ts AS new_device, l.ts <= ipf.first_ts AS new_ip,
-               (l.ip_country IS NOT NULL AND l.ip_country <> a.country) AS foreign_ip
+               {"(l.ip_country IS NOT NULL AND l.ip_country <> a.country)" if has_ip_country
+                else "FALSE"} AS foreign_ip
         FROM logins l
         JOIN accounts a USING (account_id)
         JOIN device_first df USING (account_id, device_id)
@@ -221,10 +224,12 @@ def activity_sql(available: set[str], tables: set[str]) -> dict[str, str]:
     has_changes, has_logins = "changes" in tables, "logins" in tables
     has_sessions = "signup_sessions" in tables
     movement_aggs = [a for a in aggregates_for("movements", available) if not is_flow(a)]
-    queries["movements"] = (f"WITH {enriched_movements_sql(has_changes)}"
+    has_status = "movements.status" in available
+    queries["movements"] = (f"WITH {enriched_movements_sql(has_changes, has_status)}"
                             + snapshot_aggregate_sql("mv", movement_aggs))
     if has_logins:
-        queries["logins"] = (f"WITH {enriched_logins_sql(has_sessions)}"
+        lg = enriched_logins_sql(has_sessions, "logins.ip_country" in available)
+        queries["logins"] = (f"WITH {lg}"
                              + snapshot_aggregate_sql("lg", aggregates_for("logins", available)))
     if has_changes:
         queries["changes"] = (f"WITH {enriched_changes_sql(has_logins, has_sessions)}"

@@ -44,10 +44,11 @@ VELOCITY_FEATURES: dict[str, str] = {
 
 
 def identifier_events(con: duckdb.DuckDBPyConnection, identity: pd.DataFrame,
-                      hasher: IdentifierHasher, tables: set[str]) -> None:
+                      hasher: IdentifierHasher, tables: set[str],
+                      has_new_values: bool = True) -> None:
     """Create table ``ident(account_id, kind, value, first_seen, onboarding)`` on ``con``:
     when each account first used each identifier. ``identity`` holds the hashed application
-    identifiers per account."""
+    identifiers per account; ``has_new_values``: ``changes.new_value`` is present."""
     application = pd.concat([
         pd.DataFrame({"account_id": identity["account_id"], "kind": kind,
                       "value": identity[f"id_{kind}"], "first_seen": identity["created_at"]})
@@ -64,7 +65,7 @@ def identifier_events(con: duckdb.DuckDBPyConnection, identity: pd.DataFrame,
         if table in tables:
             sources += [f"SELECT account_id, 'device', device_id, ts, FALSE FROM {table}{where}",
                         f"SELECT account_id, 'ip', ip, ts, FALSE FROM {table}{where}"]
-    if "changes" in tables:
+    if "changes" in tables and has_new_values:
         ch = con.execute("""SELECT c.account_id, c.change_type, c.new_value, a.country, c.ts
                             FROM changes c JOIN accounts a USING (account_id)
                             WHERE c.new_value IS NOT NULL""").df()
