@@ -114,7 +114,6 @@ def features(
 ) -> None:
     """Compute point-in-time features for the whole portfolio (DuckDB over Parquet)."""
     import os
-
     import warnings
 
     from riskscore.features.batch import (
