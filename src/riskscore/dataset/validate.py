@@ -174,13 +174,6 @@ def _check_across_tables(con: duckdb.DuckDBPyConnection, root: Path,
                 f"table {name}, column {col!r}: {early[0]} {what} before their account was "
                 f"created (accounts.created_at; e.g. {early[1]!r}); times must be UTC and "
                 "an account's history starts at its signup")
-    if report.has("labels", "label_known_at") and report.has("labels", "fraud_start_at"):
-        bad = con.execute(f"SELECT count(*), any_value(account_id) FROM {src('labels')} "
-                          "WHERE label_known_at < fraud_start_at").fetchone()
-        if bad[0]:
-            raise DataContractError(
-                f"table labels, column 'label_known_at': {bad[0]} labels became known before "
-                f"the fraud started (fraud_start_at; e.g. {bad[1]!r})")
     if report.has("signup_sessions"):
         bad = con.execute(f"SELECT count(*), any_value(account_id) FROM {src('signup_sessions')}"
                           " WHERE completed_at < started_at").fetchone()

@@ -8,6 +8,7 @@ whose input tables or columns are absent are dropped with a warning
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from collections.abc import Callable
@@ -47,7 +48,8 @@ def connect(report: DatasetReport) -> duckdb.DuckDBPyConnection:
     settings = get_settings()
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
+    with contextlib.suppress(duckdb.InvalidInputException):  # Jupyter without ipywidgets
+        con.execute("SET enable_progress_bar = false")
     con.execute(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
     con.execute(f"SET threads = {settings.duckdb_threads}")
     spill = settings.home / "duckdb-spill"
