@@ -12,6 +12,7 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from riskscore.features.application import APPLICATION_FEATURES, application_features
@@ -27,7 +28,7 @@ def _digest(accounts: pd.DataFrame, sessions: pd.DataFrame | None) -> pd.Series:
     frame = accounts.copy()
     if "social_profiles" in frame:
         frame["social_profiles"] = frame["social_profiles"].map(
-            lambda v: "|".join(v) if v is not None and not isinstance(v, float) else "")
+            lambda v: "|".join(v) if isinstance(v, list | tuple | np.ndarray) else "")
     if sessions is not None:
         frame = frame.merge(sessions, on="account_id", how="left", suffixes=("", "_s"))
     for col in frame.columns:
