@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from riskscore.dataset import validate_dataset
-from riskscore.features.availability import describe, feature_inputs, missing_inputs
+from riskscore.features.availability import (
+    describe,
+    dropped_when_absent,
+    feature_inputs,
+    markdown,
+    missing_inputs,
+)
 from riskscore.features.batch import DroppedFeaturesWarning, compute_features
 from riskscore.features.catalogue import feature_names
 
@@ -53,3 +59,9 @@ def test_absent_inputs_drop_their_features_and_say_why(sim_dir, slim_dir) -> Non
     assert len(got.columns) == len(full.columns) - len(dropped)
     for name in ("charge_sum_30d", "login_count_30d", "shared_email", "has_website"):
         np.testing.assert_allclose(got[name], full[name])
+
+
+def test_docs_list_what_each_absent_input_costs() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "data.md").read_text()
+    assert markdown() in docs, "regenerate the table in docs/data.md (availability.markdown)"
+    assert dropped_when_absent()["accounts.phone"][0] == "phone_present"

@@ -10,12 +10,15 @@ alternatives joined by ``|`` (any one suffices).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import numpy as np
 
 from riskscore.dataset import DatasetReport
+from riskscore.dataset.validate import REQUIRED_TABLES
 from riskscore.features.definitions import AGGREGATES, DERIVED, HELPER_AGGREGATES, Agg
 from riskscore.features.links import LINK_KINDS, VELOCITY_FEATURES
+from riskscore.schema import TABLES
 
 DEVICE_SOURCES = "signup_sessions|logins|changes"
 KNOWN_FRAUD = "labels.label_known_at"
@@ -131,3 +134,28 @@ def describe(dropped: Mapping[str, list[str]]) -> str:
     for name, absent in dropped.items():
         by_input.setdefault(", ".join(absent), []).append(name)
     return "; ".join(f"{k} absent -> {', '.join(v)}" for k, v in sorted(by_input.items()))
+
+
+def dropped_when_absent() -> dict[str, list[str]]:
+    """For each optional table and optional column alone, the features lost without it."""
+    def lost(report: DatasetReport) -> list[str]:
+        return list(missing_inputs(report))
+
+    full = {name: 1 for name in TABLES}
+    out = {}
+    for name, table in TABLES.items():
+        if name not in REQUIRED_TABLES:
+            out[name] = lost(DatasetReport(Path(), {k: v for k, v in full.items() if k != name}))
+        for col in table.columns:
+            if not col.required:
+                out[f"{name}.{col.name}"] = lost(DatasetReport(Path(), dict(full),
+                                                               missing_columns={name: [col.name]}))
+    return out
+
+
+def markdown() -> str:
+    """The table of docs/data.md: what each absent optional input costs."""
+    lines = ["| absent (or entirely null) | features dropped |", "|---|---|"]
+    for item, features in dropped_when_absent().items():
+        lines.append(f"| `{item}` | {', '.join(f'`{f}`' for f in features) or 'none'} |")
+    return "\n".join(lines) + "\n"
