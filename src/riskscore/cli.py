@@ -133,7 +133,7 @@ def features(
     steps = ("application", "velocity", "links", "activity:movements", "activity:logins",
              "activity:changes")
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
+                  console=console) as progress, warnings.catch_warnings():
         task = progress.add_task(f"features of {len(snapshots):,} accounts", total=len(steps))
         warnings.simplefilter("ignore", DroppedFeaturesWarning)  # named above
         frame = compute_features(data, snapshots, report=report,
@@ -198,12 +198,12 @@ def train(
     except DataContractError as exc:
         raise _invalid(exc) from exc
     _warn_dropped(report)
-    warnings.simplefilter("ignore", DroppedFeaturesWarning)  # named above
     extra = json.loads(params.read_text())["params"] if params else None
     cfg = _training_config(horizon_days, negative_rate, seed)
     progress, advance = _stage_progress(len(STAGES), STAGES, "training")
     try:
-        with progress:
+        with progress, warnings.catch_warnings():
+            warnings.simplefilter("ignore", DroppedFeaturesWarning)  # named above
             result = run(report.root, cfg, extra, advance)
     except DataContractError as exc:
         raise _invalid(exc) from exc

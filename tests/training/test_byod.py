@@ -95,3 +95,12 @@ def test_train_cli_names_the_problem_without_a_traceback(sim_dir, tmp_path, own_
 def test_train_cli_refuses_a_missing_directory(tmp_path, own_home) -> None:
     result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "does not exist" in " ".join(result.output.split())
+
+
+def test_summary_cli_lists_the_features_an_export_cannot_support(slim_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["summary", str(slim_dir)], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "features dropped, their inputs are absent" in text
+    assert "accounts.phone absent -> phone_present, phone_valid" in text
+    assert "entirely null {'accounts': ['licence_number']}" in text
