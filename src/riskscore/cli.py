@@ -96,9 +96,11 @@ def _invalid(exc: Exception) -> typer.Exit:
 
 
 def _warn_dropped(report) -> None:
-    """Name the features the data cannot support (their inputs are absent)."""
+    """Print the data's warnings and name the features it cannot support."""
     from riskscore.features.availability import describe, missing_inputs
 
+    for message in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {message}")
     dropped = missing_inputs(report)
     if dropped:
         console.print(f"[yellow]warning:[/yellow] {len(dropped)} features dropped, their inputs "

@@ -99,8 +99,6 @@ def _shift(t: pa.Table, column: str, days: int) -> pa.Table:
         ["acct_nobody"] + t["account_id"].to_pylist()[1:], pa.string())),
      "table movements, column 'account_id': 1 rows belong to accounts not in the accounts "
      "table (e.g. 'acct_nobody')"),
-    ("logins", lambda t: _shift(t, "ts", -4000),
-     "table logins, column 'ts':"),
     ("signup_sessions", lambda t: _shift(t, "started_at", 1),
      "table signup_sessions, column 'completed_at':"),
     ("labels", lambda t: t.append_column("is_fraud", t["is_fraud"]),
@@ -130,3 +128,12 @@ def test_training_needs_labels_with_the_date_they_became_known(sim_dir, tmp_path
     with pytest.raises(DataContractError, match="column 'label_known_at' is required"):
         require_for_training(undated)
     require_for_training(validate_dataset(sim_dir))
+
+
+def test_activity_before_signup_is_a_warning(sim_dir, tmp_path) -> None:
+    root = _arrow_copy(sim_dir, tmp_path / "early", "logins", lambda t: _shift(t, "ts", -4000))
+    report = validate_dataset(root)
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("table logins, column 'ts': ")
+    assert "logins before their account was created" in report.warnings[0]
+    assert validate_dataset(sim_dir).warnings == []

@@ -54,6 +54,7 @@ class DatasetReport:
     missing_tables: list[str] = field(default_factory=list)
     missing_columns: dict[str, list[str]] = field(default_factory=dict)
     empty_columns: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def has(self, table: str, column: str | None = None) -> bool:
         """Whether ``table`` (and ``column`` in it, with at least one value) is present."""
@@ -136,13 +137,16 @@ def _empty_columns(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str
     return [c for c, n in zip(columns, counts, strict=True) if n == 0]
 
 
-# (table, time column, what it means) that may not lie before the account's created_at.
-NOT_BEFORE_SIGNUP: tuple[tuple[str, str, str], ...] = (
-    ("movements", "ts", "movements"),
-    ("logins", "ts", "logins"),
-    ("changes", "ts", "changes"),
-    ("labels", "label_known_at", "labels became known"),
-    ("labels", "fraud_start_at", "frauds started"),
+# (table, time column, what it means, fatal) that should not lie before the account's
+# created_at. A label known before its account existed would silently remove the account
+# from training: an error. Activity before signup is suspicious (clock or time-zone
+# mix-ups) but harmless to point-in-time features: a warning in the report.
+NOT_BEFORE_SIGNUP: tuple[tuple[str, str, str, bool], ...] = (
+    ("labels", "label_known_at", "labels became known", True),
+    ("labels", "fraud_start_at", "frauds started", False),
+    ("movements", "ts", "movements", False),
+    ("logins", "ts", "logins", False),
+    ("changes", "ts", "changes", False),
 )
 
 
@@ -163,17 +167,20 @@ def _check_across_tables(con: duckdb.DuckDBPyConnection, root: Path,
             raise DataContractError(
                 f"table {name}, column 'account_id': {orphans[0]} rows belong to accounts "
                 f"not in the accounts table (e.g. {orphans[1]!r})")
-    for name, col, what in NOT_BEFORE_SIGNUP:
+    for name, col, what, fatal in NOT_BEFORE_SIGNUP:
         if not report.has(name, col):
             continue
         early = con.execute(
             f'SELECT count(*), any_value(t.account_id) FROM {src(name)} t JOIN {accounts} a '
             f'USING (account_id) WHERE t."{col}" < a.created_at').fetchone()
-        if early[0]:
-            raise DataContractError(
-                f"table {name}, column {col!r}: {early[0]} {what} before their account was "
-                f"created (accounts.created_at; e.g. {early[1]!r}); times must be UTC and "
-                "an account's history starts at its signup")
+        if not early[0]:
+            continue
+        message = (f"table {name}, column {col!r}: {early[0]} {what} before their account was "
+                   f"created (accounts.created_at; e.g. {early[1]!r})")
+        if fatal:
+            raise DataContractError(f"{message}; times must be UTC and an account's history "
+                                    "starts at its signup")
+        report.warnings.append(message)
     if report.has("signup_sessions"):
         bad = con.execute(f"SELECT count(*), any_value(account_id) FROM {src('signup_sessions')}"
                           " WHERE completed_at < started_at").fetchone()
