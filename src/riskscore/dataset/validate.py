@@ -137,50 +137,51 @@ def _empty_columns(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str
     return [c for c, n in zip(columns, counts, strict=True) if n == 0]
 
 
-# (table, time column, what it means, fatal) that should not lie before the account's
-# created_at. A label known before its account existed would silently remove the account
-# from training: an error. Activity before signup is suspicious (clock or time-zone
-# mix-ups) but harmless to point-in-time features: a warning in the report.
-NOT_BEFORE_SIGNUP: tuple[tuple[str, str, str, bool], ...] = (
-    ("labels", "label_known_at", "labels became known", True),
-    ("labels", "fraud_start_at", "frauds started", False),
-    ("movements", "ts", "movements", False),
-    ("logins", "ts", "logins", False),
-    ("changes", "ts", "changes", False),
-)
+# Time columns per table that should not lie before the account's created_at: (column,
+# what it means, fatal). A label known before its account existed would silently remove
+# the account from training: an error. Activity before signup is suspicious (clock or
+# time-zone mix-ups) but harmless to point-in-time features: a warning in the report.
+NOT_BEFORE_SIGNUP: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "labels": (("label_known_at", "labels became known", True),
+               ("fraud_start_at", "frauds started", False)),
+    "movements": (("ts", "movements", False),),
+    "logins": (("ts", "logins", False),),
+    "changes": (("ts", "changes", False),),
+    "signup_sessions": (),
+}
 
 
 def _check_across_tables(con: duckdb.DuckDBPyConnection, root: Path,
                          report: DatasetReport) -> None:
-    """Rows must belong to known accounts, and times must not contradict each other."""
+    """Rows must belong to known accounts, and times must not contradict each other
+    (one pass over each table)."""
     def src(name: str) -> str:
         return f"read_parquet('{root / f'{name}.parquet'}')"
 
-    accounts = src("accounts")
-    for name in report.rows:
-        if name == "accounts":
+    for name, checks in NOT_BEFORE_SIGNUP.items():
+        if name not in report.rows:
             continue
-        orphans = con.execute(
-            f"SELECT count(*), any_value(t.account_id) FROM {src(name)} t "
-            f"ANTI JOIN {accounts} a USING (account_id)").fetchone()
-        if orphans[0]:
+        times = [(col, what, fatal) for col, what, fatal in checks if report.has(name, col)]
+        conditions = ["a.account_id IS NULL", *(f't."{col}" < a.created_at' for col, _, _ in times)]
+        found = con.execute(
+            "SELECT " + ", ".join(f"count(*) FILTER (WHERE {c}), any_value(t.account_id) "
+                                  f"FILTER (WHERE {c})" for c in conditions)
+            + f" FROM {src(name)} t LEFT JOIN (SELECT account_id, created_at FROM "
+            f"{src('accounts')}) a ON a.account_id = t.account_id").fetchone()
+        if found[0]:
             raise DataContractError(
-                f"table {name}, column 'account_id': {orphans[0]} rows belong to accounts "
-                f"not in the accounts table (e.g. {orphans[1]!r})")
-    for name, col, what, fatal in NOT_BEFORE_SIGNUP:
-        if not report.has(name, col):
-            continue
-        early = con.execute(
-            f'SELECT count(*), any_value(t.account_id) FROM {src(name)} t JOIN {accounts} a '
-            f'USING (account_id) WHERE t."{col}" < a.created_at').fetchone()
-        if not early[0]:
-            continue
-        message = (f"table {name}, column {col!r}: {early[0]} {what} before their account was "
-                   f"created (accounts.created_at; e.g. {early[1]!r})")
-        if fatal:
-            raise DataContractError(f"{message}; times must be UTC and an account's history "
-                                    "starts at its signup")
-        report.warnings.append(message)
+                f"table {name}, column 'account_id': {found[0]} rows belong to accounts not "
+                f"in the accounts table (e.g. {found[1]!r})")
+        for i, (col, what, fatal) in enumerate(times, start=1):
+            count, example = found[2 * i], found[2 * i + 1]
+            if not count:
+                continue
+            message = (f"table {name}, column {col!r}: {count} {what} before their account "
+                       f"was created (accounts.created_at; e.g. {example!r})")
+            if fatal:
+                raise DataContractError(f"{message}; times must be UTC and an account's "
+                                        "history starts at its signup")
+            report.warnings.append(message)
     if report.has("signup_sessions"):
         bad = con.execute(f"SELECT count(*), any_value(account_id) FROM {src('signup_sessions')}"
                           " WHERE completed_at < started_at").fetchone()
