@@ -93,8 +93,8 @@ def _shift(t: pa.Table, column: str, days: int) -> pa.Table:
      "table movements, column 'account_id': 1 null values in a required column"),
     ("labels", lambda t: _set(t, "label_known_at", pa.array(
         [pd.Timestamp("2020-01-01", tz="UTC")] * len(t), pa.timestamp("us", tz="UTC"))),
-     "table labels, column 'label_known_at': 8000 labels became known before their account "
-     "was created"),
+     "table labels, column 'label_known_at': 8000 accounts have a label known before they "
+     "were created"),
     ("movements", lambda t: _set(t, "account_id", pa.array(
         ["acct_nobody"] + t["account_id"].to_pylist()[1:], pa.string())),
      "table movements, column 'account_id': 1 rows belong to accounts not in the accounts "
@@ -135,5 +135,5 @@ def test_activity_before_signup_is_a_warning(sim_dir, tmp_path) -> None:
     report = validate_dataset(root)
     assert len(report.warnings) == 1
     assert report.warnings[0].startswith("table logins, column 'ts': ")
-    assert "logins before their account was created" in report.warnings[0]
+    assert "accounts have logins before they were created" in report.warnings[0]
     assert validate_dataset(sim_dir).warnings == []
