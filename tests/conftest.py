@@ -63,3 +63,23 @@ def served_store(sim_dir: Path) -> str:
     upgrade(url)
     load_dataset(sim_dir, make_engine(url))
     return url
+
+
+@pytest.fixture(scope="session")
+def slim_dir(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``sim_dir`` as a platform might export it (docs/data.md, bring your own data): no
+    signup sessions or changes, no phone, tax id or social profiles, licence numbers all
+    null, movements without status or capture kind, logins without IP country."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = tmp_path_factory.mktemp("slim")
+    drop = {"accounts": ["phone", "tax_id", "social_profiles"],
+            "movements": ["status", "capture_kind"], "logins": ["ip_country"], "labels": []}
+    for name, columns in drop.items():
+        table = pq.read_table(sim_dir / f"{name}.parquet").drop_columns(columns)
+        if name == "accounts":
+            i = table.schema.get_field_index("licence_number")
+            table = table.set_column(i, "licence_number", pa.nulls(len(table), pa.string()))
+        pq.write_table(table, out / f"{name}.parquet")
+    return out

@@ -79,9 +79,10 @@ def summary(data: Annotated[Path, typer.Argument(help="Directory of contract tab
     if not s.typologies.empty:
         console.print(_frame_table("Fraud by typology", s.typologies))
     console.print(_frame_table("Money movement", s.movements))
-    if report.missing_tables or report.missing_columns:
+    if report.missing_tables or report.missing_columns or report.empty_columns:
         console.print(f"[yellow]absent (optional):[/yellow] tables {report.missing_tables}, "
-                      f"columns {report.missing_columns}")
+                      f"columns {report.missing_columns}, entirely null {report.empty_columns}")
+    _warn_dropped(report)
 
 
 def _number(value: float) -> str:
@@ -94,6 +95,18 @@ def _invalid(exc: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _warn_dropped(report) -> None:
+    """Print the data's warnings and name the features it cannot support."""
+    from riskscore.features.availability import describe, missing_inputs
+
+    for message in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {message}")
+    dropped = missing_inputs(report)
+    if dropped:
+        console.print(f"[yellow]warning:[/yellow] {len(dropped)} features dropped, their inputs "
+                      f"are absent: {describe(dropped)}")
+
+
 @app.command()
 def features(
     data: Annotated[Path, typer.Option(help="Directory of contract tables.")],
@@ -103,20 +116,28 @@ def features(
 ) -> None:
     """Compute point-in-time features for the whole portfolio (DuckDB over Parquet)."""
     import os
+    import warnings
 
-    from riskscore.features.batch import compute_features, latest_event, portfolio_snapshots
+    from riskscore.features.batch import (
+        DroppedFeaturesWarning,
+        compute_features,
+        latest_event,
+        portfolio_snapshots,
+    )
 
     try:
         report = validate_dataset(data)
     except DataContractError as exc:
         raise _invalid(exc) from exc
+    _warn_dropped(report)
     when = pd.Timestamp(as_of, tz="UTC") if as_of else latest_event(report)
     snapshots = portfolio_snapshots(report, when)
     steps = ("application", "velocity", "links", "activity:movements", "activity:logins",
              "activity:changes")
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
+                  console=console) as progress, warnings.catch_warnings():
         task = progress.add_task(f"features of {len(snapshots):,} accounts", total=len(steps))
+        warnings.simplefilter("ignore", DroppedFeaturesWarning)  # named above
         frame = compute_features(data, snapshots, report=report,
                                  progress=lambda s: progress.update(task, advance=1,
                                                                     description=f"done {s}"))
@@ -166,19 +187,25 @@ def train(
 ) -> None:
     """Train LightGBM and baselines out of time, log to MLflow, register a challenger."""
     import json
+    import warnings
 
+    from riskscore.dataset import require_for_training
+    from riskscore.features.batch import DroppedFeaturesWarning
     from riskscore.training.pipeline import STAGES
     from riskscore.training.pipeline import train as run
 
     try:
         report = validate_dataset(data)
+        require_for_training(report)
     except DataContractError as exc:
         raise _invalid(exc) from exc
+    _warn_dropped(report)
     extra = json.loads(params.read_text())["params"] if params else None
     cfg = _training_config(horizon_days, negative_rate, seed)
     progress, advance = _stage_progress(len(STAGES), STAGES, "training")
     try:
-        with progress:
+        with progress, warnings.catch_warnings():
+            warnings.simplefilter("ignore", DroppedFeaturesWarning)  # named above
             result = run(report.root, cfg, extra, advance)
     except DataContractError as exc:
         raise _invalid(exc) from exc

@@ -2,10 +2,11 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from riskscore.dataset import DataContractError, validate_dataset
+from riskscore.dataset import DataContractError, require_for_training, validate_dataset
 from riskscore.schema import TABLES
 
 
@@ -53,3 +54,86 @@ def test_optional_tables_and_columns_may_be_absent(sim_dir, tmp_path) -> None:
     assert report.missing_columns["movements"] == ["capture_kind"]
     with pytest.raises(DataContractError, match="required file"):
         validate_dataset(_copy(sim_dir, tmp_path / "none", accounts=None))
+
+
+def _arrow_copy(sim_dir: Path, dst: Path, table: str, mutate) -> Path:
+    """``sim_dir`` with one table rewritten by ``mutate`` (on the Arrow table: types kept)."""
+    dst.mkdir()
+    for name in TABLES:
+        if (sim_dir / f"{name}.parquet").exists():
+            (dst / f"{name}.parquet").write_bytes((sim_dir / f"{name}.parquet").read_bytes())
+    changed = mutate(pq.read_table(sim_dir / f"{table}.parquet"))
+    if changed is None:
+        (dst / f"{table}.parquet").unlink()
+    else:
+        pq.write_table(changed, dst / f"{table}.parquet")
+    return dst
+
+
+def _set(t: pa.Table, column: str, values: pa.Array) -> pa.Table:
+    return t.set_column(t.schema.get_field_index(column), column, values)
+
+
+def _shift(t: pa.Table, column: str, days: int) -> pa.Table:
+    shifted = pc.add(t[column], pa.scalar(pd.Timedelta(days=days).to_pytimedelta()))
+    return _set(t, column, shifted)
+
+
+@pytest.mark.parametrize(("table", "mutate", "message"), [
+    ("movements", lambda t: None, "table movements: required file"),
+    ("movements", lambda t: _set(t, "amount", pc.cast(t["amount"], pa.float64())),
+     "table movements, column 'amount': expected int64, found double (pandas makes"),
+    ("accounts", lambda t: _set(t, "created_at", pc.cast(t["created_at"], pa.timestamp("us"))),
+     "table accounts, column 'created_at': expected timestamp[us, tz=UTC], found timestamp[us] "
+     "(timestamps must carry a time zone"),
+    ("accounts", lambda t: t.drop_columns(["email"]),
+     "table accounts: required column 'email' is missing"),
+    ("movements", lambda t: _set(t, "account_id", pa.array(
+        [None] + t["account_id"].to_pylist()[1:], pa.string())),
+     "table movements, column 'account_id': 1 null values in a required column"),
+    ("labels", lambda t: _set(t, "label_known_at", pa.array(
+        [pd.Timestamp("2020-01-01", tz="UTC")] * len(t), pa.timestamp("us", tz="UTC"))),
+     "table labels, column 'label_known_at': 8000 accounts have a label known before they "
+     "were created"),
+    ("movements", lambda t: _set(t, "account_id", pa.array(
+        ["acct_nobody"] + t["account_id"].to_pylist()[1:], pa.string())),
+     "table movements, column 'account_id': 1 rows belong to accounts not in the accounts "
+     "table (e.g. 'acct_nobody')"),
+    ("signup_sessions", lambda t: _shift(t, "started_at", 1),
+     "table signup_sessions, column 'completed_at':"),
+    ("labels", lambda t: t.append_column("is_fraud", t["is_fraud"]),
+     "table labels, column 'is_fraud': appears more than once"),
+])
+def test_each_kind_of_bad_input_is_named(sim_dir, tmp_path, table, mutate, message) -> None:
+    root = _arrow_copy(sim_dir, tmp_path / "bad", table, mutate)
+    with pytest.raises(DataContractError) as err:
+        validate_dataset(root)
+    assert message in str(err.value)
+
+
+def test_entirely_null_optional_column_counts_as_absent(sim_dir, tmp_path) -> None:
+    root = _arrow_copy(sim_dir, tmp_path / "nulls", "accounts", lambda t: _set(
+        _set(t, "tax_id", pa.nulls(len(t), pa.string())), "phone", pa.nulls(len(t))))
+    report = validate_dataset(root)
+    assert report.empty_columns == {"accounts": ["phone", "tax_id"]}
+    assert not report.has("accounts", "tax_id") and report.has("accounts", "email")
+
+
+def test_training_needs_labels_with_the_date_they_became_known(sim_dir, tmp_path) -> None:
+    no_labels = validate_dataset(_arrow_copy(sim_dir, tmp_path / "a", "labels", lambda t: None))
+    with pytest.raises(DataContractError, match="table labels: training needs labels.parquet"):
+        require_for_training(no_labels)
+    undated = validate_dataset(_arrow_copy(sim_dir, tmp_path / "b", "labels",
+                                           lambda t: t.drop_columns(["label_known_at"])))
+    with pytest.raises(DataContractError, match="column 'label_known_at' is required"):
+        require_for_training(undated)
+    require_for_training(validate_dataset(sim_dir))
+
+
+def test_activity_before_signup_is_a_warning(sim_dir, tmp_path) -> None:
+    root = _arrow_copy(sim_dir, tmp_path / "early", "logins", lambda t: _shift(t, "ts", -4000))
+    report = validate_dataset(root)
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("table logins, column 'ts': ")
+    assert "accounts have logins before they were created" in report.warnings[0]
+    assert validate_dataset(sim_dir).warnings == []

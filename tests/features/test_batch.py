@@ -94,6 +94,11 @@ def _mutate_after(src: Path, dst: Path, cutoff: pd.Timestamp) -> None:
     later = labels.label_known_at >= cutoff
     labels.loc[~labels.is_fraud, "label_known_at"] = cutoff + pd.Timedelta(days=1)
     labels.loc[later, "label_known_at"] = cutoff + pd.Timedelta(hours=1)
+    created = pd.read_parquet(src / "accounts.parquet").set_index("account_id").created_at
+    # A label cannot be known before its account exists (the contract refuses that).
+    labels["label_known_at"] = labels.label_known_at.where(
+        labels.label_known_at.isna(), np.maximum(labels.label_known_at,
+                                                 created.reindex(labels.account_id).to_numpy()))
     _write(labels, dst, "labels")
     # New accounts after the cutoff that copy identifiers of existing ones.
     accounts = pd.read_parquet(src / "accounts.parquet")

@@ -1,8 +1,11 @@
 """Check a data directory against the contract before anything reads it.
 
 Every problem names the table and the column, so a platform exporting its own history
-knows exactly what to fix. Optional tables and columns may be absent: the report says
-which, and feature pipelines drop the features that need them.
+knows exactly what to fix. Optional tables and columns may be absent (an optional column
+that is entirely null counts as absent: it carries nothing): the report says which, and
+feature pipelines drop the features that need them. Checks across tables catch rows of
+unknown accounts and times that contradict each other (a label known before its account
+existed, activity before signup).
 """
 
 from __future__ import annotations
@@ -50,15 +53,19 @@ class DatasetReport:
     rows: dict[str, int] = field(default_factory=dict)
     missing_tables: list[str] = field(default_factory=list)
     missing_columns: dict[str, list[str]] = field(default_factory=dict)
+    empty_columns: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def has(self, table: str, column: str | None = None) -> bool:
+        """Whether ``table`` (and ``column`` in it, with at least one value) is present."""
         if table not in self.rows:
             return False
-        return column is None or column not in self.missing_columns.get(table, [])
+        return column is None or (column not in self.missing_columns.get(table, [])
+                                  and column not in self.empty_columns.get(table, []))
 
 
 def _compatible(actual: pa.DataType, expected: pa.DataType) -> bool:
-    if actual == expected:
+    if actual == expected or pa.types.is_null(actual):  # null: an entirely empty column
         return True
     if pa.types.is_timestamp(expected):
         return pa.types.is_timestamp(actual) and actual.tz is not None
@@ -92,6 +99,9 @@ def validate_dataset(root: Path | str) -> DatasetReport:
             raise DataContractError(f"table {name}: {path} is not a readable Parquet file: "
                                     f"{exc}") from exc
         present = set(schema.names)
+        twice = sorted({n for n in schema.names if schema.names.count(n) > 1})
+        if twice:
+            raise DataContractError(f"table {name}, column {twice[0]!r}: appears more than once")
         for col in table.columns:
             if col.name not in present:
                 if col.required:
@@ -101,11 +111,99 @@ def validate_dataset(root: Path | str) -> DatasetReport:
                 continue
             actual = schema.field(col.name).type
             if not _compatible(actual, col.type):
+                hint = (" (pandas makes an integer column with nulls float: write it with "
+                        "dtype 'Int64')" if pa.types.is_integer(col.type)
+                        and pa.types.is_floating(actual) else
+                        " (timestamps must carry a time zone: UTC)"
+                        if pa.types.is_timestamp(actual) and actual.tz is None else "")
                 raise DataContractError(f"table {name}, column {col.name!r}: expected {col.type}"
-                                        f", found {actual}")
+                                        f", found {actual}{hint}")
         report.rows[name] = pq.read_metadata(path).num_rows
         _check_values(con, name, path, present, table.required)
+        optional = [c.name for c in table.columns if not c.required and c.name in present]
+        empty = _empty_columns(con, path, optional) if report.rows[name] else []
+        if empty:
+            report.empty_columns[name] = empty
+    _check_across_tables(con, root, report)
     return report
+
+
+def _empty_columns(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str]) -> list[str]:
+    """Columns of ``path`` without a single non-null value."""
+    if not columns:
+        return []
+    counts = con.execute("SELECT " + ", ".join(f'count("{c}")' for c in columns)
+                         + f" FROM read_parquet('{path}')").fetchone()
+    return [c for c, n in zip(columns, counts, strict=True) if n == 0]
+
+
+# Time columns per table that should not lie before the account's created_at: (column,
+# what it means, fatal). A label known before its account existed would silently remove
+# the account from training: an error. Activity before signup is suspicious (clock or
+# time-zone mix-ups) but harmless to point-in-time features: a warning in the report.
+NOT_BEFORE_SIGNUP: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "labels": (("label_known_at", "a label known", True),
+               ("fraud_start_at", "a fraud start", False)),
+    "movements": (("ts", "movements", False),),
+    "logins": (("ts", "logins", False),),
+    "changes": (("ts", "changes", False),),
+    "signup_sessions": (),
+}
+
+
+def _check_across_tables(con: duckdb.DuckDBPyConnection, root: Path,
+                         report: DatasetReport) -> None:
+    """Rows must belong to known accounts, and times must not contradict each other.
+    Each table is reduced to one row per account first (rows, earliest times), which is
+    cheaper than joining every movement to its account."""
+    def src(name: str) -> str:
+        return f"read_parquet('{root / f'{name}.parquet'}')"
+
+    for name, checks in NOT_BEFORE_SIGNUP.items():
+        if name not in report.rows:
+            continue
+        times = [(col, what, fatal) for col, what, fatal in checks if report.has(name, col)]
+        firsts = "".join(f', min("{col}") AS t{i}' for i, (col, _, _) in enumerate(times))
+        early = "".join(f", count(*) FILTER (WHERE g.t{i} < a.created_at), any_value("
+                        f"g.account_id) FILTER (WHERE g.t{i} < a.created_at)"
+                        for i in range(len(times)))
+        found = con.execute(
+            f"WITH g AS (SELECT account_id, count(*) AS n{firsts} FROM {src(name)} "
+            "GROUP BY account_id) "
+            "SELECT sum(g.n) FILTER (WHERE a.account_id IS NULL), any_value(g.account_id) "
+            f"FILTER (WHERE a.account_id IS NULL){early} FROM g LEFT JOIN (SELECT account_id, "
+            f"created_at FROM {src('accounts')}) a ON a.account_id = g.account_id").fetchone()
+        if found[0]:
+            raise DataContractError(
+                f"table {name}, column 'account_id': {found[0]} rows belong to accounts not "
+                f"in the accounts table (e.g. {found[1]!r})")
+        for i, (col, what, fatal) in enumerate(times, start=1):
+            count, example = found[2 * i], found[2 * i + 1]
+            if not count:
+                continue
+            message = (f"table {name}, column {col!r}: {count} accounts have {what} before "
+                       f"they were created (accounts.created_at; e.g. {example!r})")
+            if fatal:
+                raise DataContractError(f"{message}; times must be UTC and an account's "
+                                        "history starts at its signup")
+            report.warnings.append(message)
+    if report.has("signup_sessions"):
+        bad = con.execute(f"SELECT count(*), any_value(account_id) FROM {src('signup_sessions')}"
+                          " WHERE completed_at < started_at").fetchone()
+        if bad[0]:
+            raise DataContractError(
+                f"table signup_sessions, column 'completed_at': {bad[0]} sessions completed "
+                f"before they started (e.g. {bad[1]!r})")
+
+
+def require_for_training(report: DatasetReport) -> None:
+    """Training also needs the labels table with ``label_known_at`` (null: never detected)."""
+    if "labels" not in report.rows:
+        raise DataContractError("table labels: training needs labels.parquet (account_id, "
+                                "is_fraud, label_known_at)")
+    if "label_known_at" in report.missing_columns.get("labels", []):
+        raise DataContractError("table labels: column 'label_known_at' is required for training "
+                                "(when each fraud became known; null when it never was)")
 
 
 def _check_values(con: duckdb.DuckDBPyConnection, name: str, path: Path, present: set[str],

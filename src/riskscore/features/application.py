@@ -116,14 +116,14 @@ def application_features(account: Mapping[str, Any],
 
     mcc = _text(account.get("mcc"))
     profiles = account.get("social_profiles")
-    n_profiles = 0 if profiles is None or (isinstance(profiles, float)) else len(profiles)
+    n_profiles = len(profiles) if isinstance(profiles, list | tuple | np.ndarray) else 0
     licence = account.get("licence_number")
     created = account.get("created_at")
     dob = account.get("representative_dob")
     age = -1.0
     if isinstance(dob, datetime):
         dob = dob.date()
-    if isinstance(created, datetime) and isinstance(dob, date):
+    if isinstance(created, datetime) and isinstance(dob, date) and dob == dob:  # not NaT
         age = (created.date() - dob).days / 365.25
     started, completed = signup.get("started_at"), signup.get("completed_at")
     session = (completed - started).total_seconds() if isinstance(started, datetime) and \

@@ -2,11 +2,13 @@
 
 ``compute_features(data_dir, snapshots)`` returns one row per ``(account_id, as_of)``
 with every feature of ``catalogue.feature_names()`` that the data can support. Features
-whose input tables or columns are absent are dropped with a warning, never faked.
+whose input tables or columns are absent are dropped with a warning
+(``DroppedFeaturesWarning``, see ``availability``), never faked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from collections.abc import Callable
@@ -18,9 +20,10 @@ import pandas as pd
 
 from riskscore.dataset import DatasetReport, validate_dataset
 from riskscore.features.application import APPLICATION_FEATURES
+from riskscore.features.availability import describe, missing_inputs
 from riskscore.features.batch_sql import activity_sql, flow_bucket_sql, flow_columns
 from riskscore.features.catalogue import feature_names
-from riskscore.features.definitions import AGGREGATES, HELPER_AGGREGATES, apply_derived
+from riskscore.features.definitions import HELPER_AGGREGATES, apply_derived
 from riskscore.features.identity import create_identity
 from riskscore.features.links import (
     cluster_features,
@@ -37,12 +40,17 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
+class DroppedFeaturesWarning(UserWarning):
+    """Features left out because the data lacks their inputs (see ``availability``)."""
+
+
 def connect(report: DatasetReport) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with one view per contract table present in the data."""
     settings = get_settings()
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
+    with contextlib.suppress(duckdb.InvalidInputException):  # Jupyter without ipywidgets
+        con.execute("SET enable_progress_bar = false")
     con.execute(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
     con.execute(f"SET threads = {settings.duckdb_threads}")
     spill = settings.home / "duckdb-spill"
@@ -55,8 +63,9 @@ def connect(report: DatasetReport) -> duckdb.DuckDBPyConnection:
 
 
 def available_columns(report: DatasetReport) -> set[str]:
+    """``table.column`` of every contract column present with at least one value."""
     return {f"{t}.{c.name}" for t in report.rows for c in TABLES[t].columns
-            if c.name not in report.missing_columns.get(t, [])}
+            if report.has(t, c.name)}
 
 
 def portfolio_snapshots(report: DatasetReport, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -127,10 +136,8 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
                     has_sessions)
     step("application")
     app_cols = list(APPLICATION_FEATURES)
-    if not has_sessions:
+    if not has_sessions:  # dropped below with the other features lacking inputs
         app_cols = [c for c in app_cols if not c.startswith("signup_")]
-        warnings.warn("signup_sessions absent: signup IP, session and velocity features "
-                      "dropped", stacklevel=2)
     static = con.execute(f"""SELECT epoch_us(i.created_at) AS created_us, {', '.join(
         f'i.{c}' for c in app_cols)} FROM snapshots s LEFT JOIN identity i USING (account_id)
         ORDER BY s.snapshot_id""").fetchnumpy()
@@ -144,8 +151,8 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         out.put_frame(velocity, _positions(velocity.index, snaps["account_id"]))
     step("velocity")
 
-    identifier_events(con, hasher, tables,
-                      settings.home / "cache" / "change_phones.parquet")
+    identifier_events(con, hasher, tables, settings.home / "cache" / "change_phones.parquet",
+                      report.has("changes", "new_value"))
     has_labels = "labels" in tables
     links = duplicate_features(con, has_labels)
     known = (con.execute("SELECT account_id, label_known_at FROM labels").df()
@@ -174,9 +181,6 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         del frame
         step(f"activity:{table}")
     columns = {**{n: out.column(n) for n in out.filled}, **helpers}
-    missing = [a.name for a in AGGREGATES if a.name not in columns]
-    if missing:
-        warnings.warn(f"features dropped, inputs absent: {missing}", stacklevel=2)
     created = (created_us.astype(float).filled(np.nan) if np.ma.isMaskedArray(created_us)
                else created_us.astype(float))
     as_of_us = snaps["as_of"].to_numpy("datetime64[us]").astype(np.int64)
@@ -187,7 +191,11 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         if name not in columns:
             out.put(name, column)
     del columns, helpers
-    names = [n for n in feature_names() if n in out.filled]
+    dropped = missing_inputs(report)
+    if dropped:
+        warnings.warn(f"{len(dropped)} features dropped, their inputs are absent: "
+                      f"{describe(dropped)}", DroppedFeaturesWarning, stacklevel=2)
+    names = [n for n in feature_names() if n in out.filled and n not in dropped]
     values = out.values if len(names) == len(out.index) else \
         out.values[:, [out.index[n] for n in names]]
     frame = pd.DataFrame(values, columns=names, index=snaps.index, copy=False)

@@ -81,13 +81,15 @@ def side_flag(agg: Agg) -> str | None:
     return flags[0] if flags else None
 
 
-def movement_rows_sql() -> str:
-    """Movements with their signed amount and round flag (cheap row expressions)."""
+def movement_rows_sql(has_status: bool = True) -> str:
+    """Movements with their signed amount and round flag (cheap row expressions). Without
+    a ``status`` column every movement counts as succeeded (docs/data.md)."""
     signs = " ".join(f"WHEN '{t}' THEN {s}" for t, s in MOVEMENT_SIGN.items())
     return f"""
     mv AS (
         SELECT m.*,
-               CASE WHEN coalesce(m.status, 'succeeded') = 'failed' THEN 0
+               CASE WHEN {"coalesce(m.status, 'succeeded') = 'failed'" if has_status else
+                          "FALSE"} THEN 0
                     ELSE m.amount * (CASE m.type {signs} ELSE 0 END) END AS signed_amount,
                m.amount % {ROUND_UNIT} = 0 AS is_round
         FROM movements m
@@ -149,7 +151,7 @@ def drain_sql() -> str:
     )"""
 
 
-def enriched_logins_sql(has_sessions: bool) -> str:
+def enriched_logins_sql(has_sessions: bool, has_ip_country: bool = True) -> str:
     """Logins flagged new-device / new-IP (first sighting on the account) and foreign-IP."""
     signup_devices = ("SELECT account_id, device_id, completed_at AS ts FROM signup_sessions "
                       "UNION ALL " if has_sessions else "")
@@ -166,7 +168,8 @@ def enriched_logins_sql(has_sessions: bool) -> str:
     ),
     lg AS (
         SELECT l.*, l.ts <= df.first_ts AS new_device, l.ts <= ipf.first_ts AS new_ip,
-               (l.ip_country IS NOT NULL AND l.ip_country <> a.country) AS foreign_ip
+               {"(l.ip_country IS NOT NULL AND l.ip_country <> a.country)" if has_ip_country
+                else "FALSE"} AS foreign_ip
         FROM logins l
         JOIN accounts a USING (account_id)
         JOIN device_first df USING (account_id, device_id)
@@ -266,11 +269,13 @@ def activity_sql(available: set[str], tables: set[str]) -> dict[str, str]:
     has_changes, has_logins = "changes" in tables, "logins" in tables
     has_sessions = "signup_sessions" in tables
     movement_aggs = [a for a in aggregates_for("movements", available) if not is_flow(a)]
+    has_status = "movements.status" in available
     plain = [a for a in movement_aggs if side_flag(a) is None]
-    queries["movements"] = f"WITH {movement_rows_sql()}" + snapshot_aggregate_sql("mv", plain)
+    queries["movements"] = (f"WITH {movement_rows_sql(has_status)}"
+                            + snapshot_aggregate_sql("mv", plain))
     drained = [a for a in movement_aggs if side_flag(a) == "drained"]
     if drained:
-        queries["movements:drained"] = (f"WITH {movement_rows_sql()}, {drain_sql()}"
+        queries["movements:drained"] = (f"WITH {movement_rows_sql(has_status)}, {drain_sql()}"
                                         + snapshot_aggregate_sql("mv_drained", drained))
     after_change = [a for a in movement_aggs if side_flag(a) == "after_bank_change"]
     if after_change:
@@ -280,7 +285,8 @@ def activity_sql(available: set[str], tables: set[str]) -> dict[str, str]:
         queries["movements:bank_payout"] = side + snapshot_aggregate_sql("mv_bank_payout",
                                                                         after_change)
     if has_logins:
-        queries["logins"] = (f"WITH {enriched_logins_sql(has_sessions)}"
+        lg = enriched_logins_sql(has_sessions, "logins.ip_country" in available)
+        queries["logins"] = (f"WITH {lg}"
                              + snapshot_aggregate_sql("lg", aggregates_for("logins", available)))
     if has_changes:
         queries["changes"] = (f"WITH {enriched_changes_sql(has_logins, has_sessions)}"

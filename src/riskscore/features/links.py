@@ -46,11 +46,13 @@ VELOCITY_FEATURES: dict[str, str] = {
 
 
 def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
-                      tables: set[str], cache: Path | None = None) -> None:
+                      tables: set[str], cache: Path | None = None,
+                      has_new_values: bool = True) -> None:
     """Create table ``ident(account_id, kind, value, first_seen, onboarding)`` on ``con``:
     when each account first used each identifier. Table ``identity`` on ``con`` holds the
     hashed application identifiers per account (:func:`identity.create_identity`);
-    ``cache``: see :func:`identity.change_identifiers`."""
+    ``cache``: see :func:`identity.change_identifiers`; ``has_new_values``:
+    ``changes.new_value`` is present."""
     sources = [f"SELECT account_id, '{kind}' AS kind, id_{kind} AS value, created_at AS ts, "
                "TRUE AS onboarding FROM identity" for kind in APPLICATION_KINDS]
     if "signup_sessions" in tables:
@@ -65,7 +67,7 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
                         f"{where} GROUP BY account_id, device_id",
                         f"SELECT account_id, 'ip', ip, min(ts), FALSE FROM {table}{where} "
                         "GROUP BY account_id, ip"]
-    if "changes" in tables:
+    if "changes" in tables and has_new_values:
         ch = con.execute("""SELECT c.account_id, c.change_type, c.new_value, a.country, c.ts
                             FROM changes c JOIN accounts a USING (account_id)
                             WHERE c.new_value IS NOT NULL""").df()

@@ -11,6 +11,7 @@ import json
 import logging
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,8 +21,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from riskscore.dataset import DatasetReport, validate_dataset
-from riskscore.features.batch import compute_features
+from riskscore.dataset import DatasetReport, require_for_training, validate_dataset
+from riskscore.features.availability import describe, missing_inputs
+from riskscore.features.batch import DroppedFeaturesWarning, compute_features
 from riskscore.model import RiskModel
 from riskscore.settings import Settings, get_settings
 from riskscore.training import plots, registry
@@ -64,6 +66,7 @@ class TrainResult:
     timeline: Timeline
     features: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
+    dropped: dict[str, list[str]] = field(default_factory=dict)
 
 
 def dataset_fingerprint(report: DatasetReport) -> str:
@@ -82,8 +85,10 @@ def training_data(report: DatasetReport, cfg: TrainingConfig,
     snaps, timeline = build_snapshots(report, cfg)
     if progress:
         progress("snapshots")
-    feats = compute_features(report.root, snaps[["account_id", "as_of"]], report=report,
-                             progress=progress and (lambda s: progress(f"features:{s}")))
+    with warnings.catch_warnings():  # train() reports them (TrainResult.dropped, MLflow)
+        warnings.simplefilter("ignore", DroppedFeaturesWarning)
+        feats = compute_features(report.root, snaps[["account_id", "as_of"]], report=report,
+                                 progress=progress and (lambda s: progress(f"features:{s}")))
     names = [c for c in feats.columns if c not in ("account_id", "as_of")]
     frame = pd.concat([snaps[META_COLUMNS].reset_index(drop=True),
                        feats[names].astype(np.float32).reset_index(drop=True)], axis=1)
@@ -111,6 +116,11 @@ def train(data_dir: Path | str, cfg: TrainingConfig | None = None, params: dict 
         step(stage)
 
     report = validate_dataset(data_dir)
+    require_for_training(report)
+    dropped = missing_inputs(report)
+    if dropped:
+        warnings.warn(f"training without {len(dropped)} features whose inputs are absent: "
+                      f"{describe(dropped)}", DroppedFeaturesWarning, stacklevel=2)
     data = training_data(report, cfg, lap)
     train_part, valid, test = data.part("train"), data.part("valid"), data.part("test")
     x_train, x_valid, x_test = (p[data.features] for p in (train_part, valid, test))
@@ -144,7 +154,7 @@ def train(data_dir: Path | str, cfg: TrainingConfig | None = None, params: dict 
                                              accounts=("account_id", "nunique"))
     lap("evaluation")
 
-    with tracked_run(settings, report, cfg, data, params) as run_id, \
+    with tracked_run(settings, report, cfg, data, params, dropped) as run_id, \
             tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         mlflow.log_metrics({f"{name}.{k}": v for name, col in metrics.items()
@@ -170,13 +180,15 @@ def train(data_dir: Path | str, cfg: TrainingConfig | None = None, params: dict 
         version = registry.log_model(model, x_test, settings)
     lap("mlflow")
     return TrainResult(run_id, version, metrics, segments.reset_index(), counts,
-                       data.timeline, data.features, seconds)
+                       data.timeline, data.features, seconds, dropped)
 
 
 @contextmanager
 def tracked_run(settings: Settings, report: DatasetReport, cfg: TrainingConfig,
-                data: TrainingData, params: dict | None) -> Iterator[str]:
-    """An MLflow run carrying the config, params and lineage tags; yields its id."""
+                data: TrainingData, params: dict | None,
+                dropped: dict[str, list[str]] | None = None) -> Iterator[str]:
+    """An MLflow run carrying the config, params and lineage tags, and the features the
+    data could not support (``features_dropped.json``); yields its id."""
     registry.configure(settings)
     with mlflow.start_run() as run:
         mlflow.log_params({**{k: v for k, v in cfg.model_dump().items() if k != "lgbm"},
@@ -185,8 +197,11 @@ def tracked_run(settings: Settings, report: DatasetReport, cfg: TrainingConfig,
         mlflow.set_tags({"dataset.fingerprint": dataset_fingerprint(report),
                          "dataset.path": str(report.root.resolve()),
                          "git.commit": registry.git_commit(),
+                         "features.dropped": str(len(dropped or {})),
                          **{f"timeline.{k}": v for k, v in data.timeline.as_dict().items()}})
         mlflow.log_text(json.dumps(data.features, indent=1), "features.json")
+        if dropped:
+            mlflow.log_text(json.dumps(dropped, indent=1), "features_dropped.json")
         yield run.info.run_id
 
 

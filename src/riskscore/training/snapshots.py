@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from riskscore.dataset import DataContractError, DatasetReport
+from riskscore.dataset import DataContractError, DatasetReport, require_for_training
 from riskscore.features.batch import connect
 from riskscore.training.config import TrainingConfig
 
@@ -56,15 +56,13 @@ def build_snapshots(report: DatasetReport, cfg: TrainingConfig) -> tuple[pd.Data
     dropped (there is nothing left to detect). Snapshots between the splits are dropped
     so no label used for fitting arrives after ``t_fit``.
     """
-    if "labels" not in report.rows:
-        raise DataContractError("training needs the labels table (labels.parquet): "
-                                "account_id, is_fraud, label_known_at")
+    require_for_training(report)
     timeline = Timeline.from_end(data_end(report), cfg)
     con = connect(report)
     ages = pd.DataFrame({"age_days": np.asarray(cfg.snapshot_ages_days, np.int32)})
     con.register("ages", ages)
-    has_loss = "loss_amount" not in report.missing_columns.get("labels", [])
-    has_typology = "typology" not in report.missing_columns.get("labels", [])
+    has_loss = report.has("labels", "loss_amount")
+    has_typology = report.has("labels", "typology")
     frame = con.execute(f"""
         SELECT a.account_id, a.created_at + to_days(g.age_days) AS as_of, g.age_days,
                coalesce(l.is_fraud, false) AND l.label_known_at IS NOT NULL

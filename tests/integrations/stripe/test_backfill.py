@@ -74,3 +74,42 @@ def test_backfill_paginates(tmp_path, monkeypatch):
     assert result.rows["accounts"] == 7 and len(account_pages) == 3
     assert result.rows["movements"] == 7 * (8 + 3)
     assert "starting_after" in account_pages[1]["query"]
+
+
+def test_backfill_plus_own_labels_is_a_training_source(tmp_path):
+    """The backfill writes contract tables; with the platform's labels added, features are
+    computed from them, and what Stripe cannot supply is dropped and named, not faked."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import pytest
+
+    from riskscore.dataset import require_for_training
+    from riskscore.features.availability import missing_inputs
+    from riskscore.features.batch import DroppedFeaturesWarning, compute_features
+    from riskscore.schema import LABELS
+
+    with FakeStripe() as api:
+        _platform(api)
+        settings = Settings(stripe_api_key=SecretStr("sk_test_1"), stripe_api_base=api.url)
+        backfill(stripe_client(settings), datetime.fromtimestamp(T0 - 86_400, UTC),
+                 tmp_path / "data", settings=settings)
+    known = datetime.fromtimestamp(T0 + 30 * 86_400, UTC)
+    pq.write_table(pa.Table.from_pylist([
+        {"account_id": f"acct_{a:04d}", "is_fraud": a == 1, "label_known_at": known if a == 1
+         else None} for a in range(5)], schema=LABELS.schema), tmp_path / "data" /
+        "labels.parquet")
+    report = validate_dataset(tmp_path / "data")
+    require_for_training(report)
+    assert {"tax_id", "social_profiles", "licence_number"} <= set(report.empty_columns[
+        "accounts"])
+    dropped = missing_inputs(report)
+    assert {"has_tax_id", "shared_tax_id", "social_profile_count", "licence_missing",
+            "signup_ip_type", "login_count_7d", "email_change_count_7d"} <= set(dropped)
+    assert {"shared_bank_account", "charge_sum_30d", "dispute_rate_90d",
+            "email_free_provider"}.isdisjoint(dropped)
+    snaps = pd.DataFrame({"account_id": [f"acct_{a:04d}" for a in range(5)],
+                          "as_of": pd.Timestamp(T0 + 86_400, unit="s", tz="UTC")})
+    with pytest.warns(DroppedFeaturesWarning):
+        feats = compute_features(tmp_path / "data", snaps, report=report)
+    assert set(dropped).isdisjoint(feats.columns)
+    assert feats["charge_count_1d"].tolist() == [7.0] * 5
