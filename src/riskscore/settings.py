@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     stripe_timeout_seconds: float = Field(
         20.0, gt=0, description="Timeout of one HTTP request to the Stripe API."
     )
+    rescore_chunk_size: int = Field(
+        100_000, ge=1, description="Accounts per chunk of a batch rescore (bounds memory of "
+                                  "scoring; one output file and resume point each).")
+    spark_master: str = Field(
+        "local[2]", description="Spark master of `rescore --engine spark` (a cluster URL, or "
+                                "local[N]; spark-submit's --master wins when given).")
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'riskscore.db').resolve()}"

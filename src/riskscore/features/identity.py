@@ -80,7 +80,7 @@ def identity_table(accounts: pd.DataFrame, sessions: pd.DataFrame | None,
         cached = pd.concat([cached, fresh], ignore_index=True) if len(cached) else fresh
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(".tmp")
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")  # concurrent writers
             cached.to_parquet(tmp, index=False)
             os.replace(tmp, cache)
     table = cached.set_index("account_id").reindex(accounts["account_id"]).reset_index()
