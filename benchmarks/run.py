@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: tuple[str, ...] = ("simulate", "features", "online", "webhooks", "training")
+BENCHMARKS: tuple[str, ...] = ("simulate", "features", "online", "webhooks", "training",
+                               "rescore")
 
 
 def main(names: list[str]) -> None:

@@ -94,6 +94,7 @@ class Manifest:
     engine: str
     chunk_size: int
     n_accounts: int
+    explain: str
     chunks: dict[str, dict[str, Any]] = field(default_factory=dict)
     complete: bool = False
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
@@ -101,7 +102,7 @@ class Manifest:
 
     def identity(self) -> tuple:
         return (self.as_of, self.data, self.model_version, self.policy_version, self.engine,
-                self.chunk_size, self.n_accounts)
+                self.chunk_size, self.n_accounts, self.explain)
 
     @property
     def n_chunks(self) -> int:

@@ -86,7 +86,8 @@ def rescore(data_dir: Path, as_of: pd.Timestamp, out_root: Path, *, engine: str 
     writer = RunWriter(run_dir, Manifest(
         as_of=as_of.isoformat(), data=data_fingerprint(data_dir),
         model_version=scorer.model_version, policy_version=scorer.policy.full_version,
-        engine=engine, chunk_size=chunk_size, n_accounts=len(snapshots)))
+        engine=engine, chunk_size=chunk_size, n_accounts=len(snapshots),
+        explain=scorer.settings.rescore_explain))
     resumed = len(writer.manifest.chunks)
     if not writer.manifest.complete:
         bundle = save_job_bundle(scorer, writer.work / BUNDLE_DIR)

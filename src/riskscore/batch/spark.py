@@ -53,9 +53,10 @@ def spark_session(settings: Settings):
     return builder.getOrCreate()
 
 
-def partition_decider(data_dir: str, bundle: str
+def partition_decider(data_dir: str, bundle: str, explain: str
                       ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    """The ``mapInPandas`` function: snapshots of one partition -> their decisions."""
+    """The ``mapInPandas`` function: snapshots of one partition -> their decisions (with
+    the driver's ``rescore_explain``, whatever the executor's settings say)."""
 
     def decide(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         snapshots = pd.concat(list(batches), ignore_index=True)
@@ -63,7 +64,9 @@ def partition_decider(data_dir: str, bundle: str
             return
         snapshots = snapshots.sort_values("row")[["account_id", "as_of"]]
         features = compute_features(data_dir, snapshots)
-        yield decision_frame(bundle_scorer(bundle), features)
+        scorer = bundle_scorer(bundle)
+        scorer.settings = scorer.settings.model_copy(update={"rescore_explain": explain})
+        yield decision_frame(scorer, features)
 
     return decide
 
@@ -81,8 +84,8 @@ def spark_decisions(data_dir: Path, snapshots: pd.DataFrame, bundle: Path,
     staged = writer.work / "spark"
     (spark.createDataFrame(frame)
      .repartition(manifest.n_chunks, "part")
-     .mapInPandas(partition_decider(str(Path(data_dir).resolve()), str(bundle.resolve())),
-                  SCHEMA)
+     .mapInPandas(partition_decider(str(Path(data_dir).resolve()), str(bundle.resolve()),
+                                    settings.rescore_explain), SCHEMA)
      .write.mode("overwrite").parquet(str(staged)))
     if not (staged / "_SUCCESS").exists():
         raise RuntimeError(f"Spark did not commit its output in {staged}")
