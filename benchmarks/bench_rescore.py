@@ -80,7 +80,10 @@ def main() -> dict[str, object]:
     if spark_accounts:
         small = simulated_portfolio(spark_accounts)
         local_out, spark_out = WORK / "rescore-local", WORK / "rescore-spark"
-        local = _rescore(small, local_out, home)
+        if spark_accounts == accounts:  # the warm run is the local engine's result
+            local_out, local = out, warm
+        else:
+            local = _rescore(small, local_out, home)
         spark = _rescore(small, spark_out, home, "spark")
         result["spark"] = {"accounts": spark_accounts, "local": local, "spark": spark,
                            **_compare(_decisions(local_out), _decisions(spark_out))}

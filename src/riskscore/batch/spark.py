@@ -46,10 +46,10 @@ def spark_session(settings: Settings):
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit
         builder = builder.master(settings.spark_master)
         if settings.spark_master.startswith("local"):
+            # Python workers run this interpreter (pyspark reads PYSPARK_PYTHON, not conf).
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             builder = builder.config("spark.driver.host", "127.0.0.1") \
-                .config("spark.driver.bindAddress", "127.0.0.1") \
-                .config("spark.pyspark.python", sys.executable) \
-                .config("spark.pyspark.driver.python", sys.executable)
+                .config("spark.driver.bindAddress", "127.0.0.1")
     return builder.getOrCreate()
 
 
@@ -59,9 +59,10 @@ def partition_decider(data_dir: str, bundle: str, explain: str
     the driver's ``rescore_explain``, whatever the executor's settings say)."""
 
     def decide(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        snapshots = pd.concat(list(batches), ignore_index=True)
-        if snapshots.empty:
+        frames = list(batches)
+        if not frames or not sum(len(f) for f in frames):
             return
+        snapshots = pd.concat(frames, ignore_index=True)
         snapshots = snapshots.sort_values("row")[["account_id", "as_of"]]
         features = compute_features(data_dir, snapshots)
         scorer = bundle_scorer(bundle)
@@ -83,7 +84,7 @@ def spark_decisions(data_dir: Path, snapshots: pd.DataFrame, bundle: Path,
     frame["part"] = frame["row"] // manifest.chunk_size
     staged = writer.work / "spark"
     (spark.createDataFrame(frame)
-     .repartition(manifest.n_chunks, "part")
+     .repartitionByRange(manifest.n_chunks, "part")
      .mapInPandas(partition_decider(str(Path(data_dir).resolve()), str(bundle.resolve()),
                                     settings.rescore_explain), SCHEMA)
      .write.mode("overwrite").parquet(str(staged)))
