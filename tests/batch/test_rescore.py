@@ -99,3 +99,10 @@ def test_changed_decisions_go_to_the_stripe_outbox_once(clean_run, tmp_path: Pat
     before = len(outbox.records())
     hand_to_stripe(changes, settings)
     assert len(outbox.records()) == before
+
+
+def test_empty_portfolio_is_an_empty_complete_run(trained, sim_dir: Path,
+                                                  tmp_path: Path) -> None:
+    result = rescore(sim_dir, pd.Timestamp("2020-01-01", tz="UTC"), tmp_path)
+    assert result.manifest.complete and result.manifest.n_accounts == 0
+    assert read_decisions(result.run_dir).empty and result.report.changes.empty

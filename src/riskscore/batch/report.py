@@ -34,9 +34,9 @@ class ChangeReport:
     by_reason: pd.DataFrame
 
 
-def _severity(actions: pd.Series) -> pd.Series:
+def _severity(actions: pd.Series) -> np.ndarray:
     order = {a.value: a.severity for a in Action}
-    return actions.map(order)
+    return np.array([order[a] for a in actions], dtype=np.int64)
 
 
 def _reason_counts(frame: pd.DataFrame) -> pd.Series:

@@ -29,7 +29,7 @@ from riskscore.batch.output import (
     run_name,
 )
 from riskscore.batch.report import COLUMNS, ChangeReport, build_report, write_report
-from riskscore.dataset import validate_dataset
+from riskscore.dataset import DatasetReport, validate_dataset
 from riskscore.features.batch import compute_features, portfolio_snapshots
 from riskscore.scoring import Scorer
 from riskscore.settings import Settings, get_settings
@@ -91,7 +91,7 @@ def rescore(data_dir: Path, as_of: pd.Timestamp, out_root: Path, *, engine: str 
     resumed = len(writer.manifest.chunks)
     if not writer.manifest.complete:
         bundle = save_job_bundle(scorer, writer.work / BUNDLE_DIR)
-        if engine == "spark":
+        if engine == "spark" and len(snapshots):
             from riskscore.batch.spark import spark_decisions
 
             writer.adopt(spark_decisions(data_dir, snapshots, bundle, writer, settings,
@@ -121,8 +121,15 @@ def _decisions(writer: RunWriter) -> pd.DataFrame:
 
 
 def _local(data_dir: Path, snapshots: pd.DataFrame, scorer: Scorer, writer: RunWriter,
-           report, show: Progress) -> None:
+           report: DatasetReport, show: Progress) -> None:
     manifest = writer.manifest
+    total = manifest.n_chunks
+    pending = [c for c in range(total) if not writer.done(c)]
+    if not pending:
+        return
+    if not manifest.n_accounts:  # nothing existed yet: an empty, complete run
+        writer.write_chunk(0, decision_frame(scorer, snapshots))
+        return
     features = writer.work / FEATURES_FILE
     if not features.exists():
         stages = ("application", "velocity", "links", "activity:movements",
@@ -137,13 +144,9 @@ def _local(data_dir: Path, snapshots: pd.DataFrame, scorer: Scorer, writer: RunW
         atomic_write_parquet(table, features, row_group_size=manifest.chunk_size)
         del table
     reader = pq.ParquetFile(features)
-    total = manifest.n_chunks
-    show("scoring", len(manifest.chunks), total)
-    for chunk in range(total):
-        if writer.done(chunk):
-            continue
+    show("scoring", total - len(pending), total)
+    for chunk in pending:
         rows = reader.read_row_group(chunk).to_pandas() if reader.num_row_groups else \
             reader.schema_arrow.empty_table().to_pandas()
         writer.write_chunk(chunk, decision_frame(scorer, rows))
         show("scoring", len(manifest.chunks), total)
-
