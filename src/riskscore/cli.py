@@ -490,7 +490,7 @@ def rescore(
         _rescore_to_stripe(result.report.changes)
 
 
-def _rescore_summary(result) -> None:
+def _rescore_summary(result) -> None:  # a batch.rescore.RescoreResult
     m, report = result.manifest, result.report
     resumed = f", resumed {result.resumed_chunks} of {m.n_chunks} chunks" \
         if result.resumed_chunks else ""

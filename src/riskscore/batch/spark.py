@@ -22,6 +22,7 @@ import pandas as pd
 
 from riskscore.batch.decide import bundle_scorer, decision_frame
 from riskscore.batch.output import RunWriter
+from riskscore.batch.rescore import Progress
 from riskscore.features.batch import compute_features
 from riskscore.settings import Settings
 
@@ -29,9 +30,6 @@ SCHEMA = ("account_id string, as_of timestamp, decision_id string, score double,
           "risk_level string, action string, delay_days int, reason_codes array<string>, "
           "reasons string, model_version string, policy_version string")
 """``batch.decide.DECISION_SCHEMA`` in Spark's DDL."""
-
-Progress = Callable[[str, int, int], None]
-
 
 def spark_session(settings: Settings):
     """The active Spark session, or a new one: ``settings.spark_master`` unless launched by
