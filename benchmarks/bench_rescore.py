@@ -2,18 +2,21 @@
 at most 60 s and 4 GB; Spark local mode on 100,000 accounts equal to the local engine.
 
 A small model is trained and promoted once in the benchmark's own home; then
-``riskscore rescore`` runs in fresh processes: the local engine twice (cold and warm
-application-feature cache, as in the features benchmark), and on the Spark-sized
-portfolio both engines, whose decisions are compared row for row.
+the rescore runs in fresh processes: the local engine twice (cold and warm
+application-feature cache, as in the features benchmark; the CLI's call, with stage
+times), and on the Spark-sized portfolio both engines (Spark through the CLI, two
+partitions), whose decisions are compared row for row.
 Sizes: ``BENCH_RESCORE_ACCOUNTS`` (default 1,000,000), ``BENCH_RESCORE_SPARK_ACCOUNTS``
 (default 100,000; 0 skips Spark).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -37,11 +40,34 @@ def _champion(home: Path) -> None:
     (home / "champion.done").touch()
 
 
-def _rescore(data: Path, out: Path, home: Path, engine: str = "local") -> dict[str, float]:
+JOB = """
+import json, sys, time
+started = time.perf_counter()
+import pandas as pd
+from riskscore.batch.rescore import rescore
+marks = {"imported": time.perf_counter() - started}
+def show(label, done, total):
+    marks[label] = round(time.perf_counter() - started, 2)
+rescore(sys.argv[1], pd.Timestamp(sys.argv[3], tz="UTC"), sys.argv[2], progress=show)
+json.dump(marks, open(sys.argv[4], "w"))
+"""
+
+
+def _rescore(data: Path, out: Path, home: Path, engine: str = "local",
+             chunk_size: int | None = None) -> dict[str, object]:
+    """One rescore in a fresh process: the CLI for Spark, else the same call with the
+    time at which each stage ended (cumulative seconds)."""
     shutil.rmtree(out, ignore_errors=True)
-    return run_timed([str(BIN / "riskscore"), "rescore", "--as-of", AS_OF, "--out", str(out),
-                      "--data", str(data), "--engine", engine],
-                     {"RISKSCORE_HOME": str(home), "COLUMNS": "120"})
+    env = {"RISKSCORE_HOME": str(home), "COLUMNS": "120"}
+    if engine == "spark":
+        return run_timed([str(BIN / "riskscore"), "rescore", "--as-of", AS_OF, "--out",
+                          str(out), "--data", str(data), "--engine", engine, "--chunk-size",
+                          str(chunk_size)], env)
+    marks = out.with_suffix(".stages.json")
+    timed: dict[str, object] = dict(run_timed(
+        [sys.executable, "-c", JOB, str(data), str(out), AS_OF, str(marks)], env))
+    timed["stages_ended_at"] = json.loads(marks.read_text())
+    return timed
 
 
 def _decisions(out: Path) -> pd.DataFrame:
@@ -84,8 +110,10 @@ def main() -> dict[str, object]:
             local_out, local = out, warm
         else:
             local = _rescore(small, local_out, home)
-        spark = _rescore(small, spark_out, home, "spark")
-        result["spark"] = {"accounts": spark_accounts, "local": local, "spark": spark,
+        chunk = -(-spark_accounts // 2)  # two partitions: one per core of local[2]
+        spark = _rescore(small, spark_out, home, "spark", chunk)
+        result["spark"] = {"accounts": spark_accounts, "partitions": 2, "local": local,
+                           "spark": spark,
                            **_compare(_decisions(local_out), _decisions(spark_out))}
     result["load_average_after"] = os.getloadavg()
     record(f"rescore_{accounts}", result)
