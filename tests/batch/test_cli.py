@@ -43,6 +43,8 @@ def test_rescore_writes_decisions_report_and_stripe_actions(trained, sim_dir: Pa
     (["--as-of", "yesterday-ish"], 2, "invalid --as-of"),
     (["--as-of", "2025-12-01", "--data", "/nonexistent/data"], 2, "does not exist"),
     (["--as-of", "2025-12-01", "--engine", "hadoop"], 2, "invalid --engine"),
+    (["--as-of", "2025-12-01", "--previous", "/nonexistent/run"], 2,
+     "is not a complete rescore run"),
 ])
 def test_bad_input_is_a_clear_error(sim_dir: Path, tmp_path: Path, args: list[str], code: int,
                                     message: str) -> None:

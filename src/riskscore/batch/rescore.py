@@ -73,14 +73,14 @@ def rescore(data_dir: Path, as_of: pd.Timestamp, out_root: Path, *, engine: str 
     as_of = as_of.tz_convert("UTC") if as_of.tzinfo else as_of.tz_localize("UTC")
     show = progress or (lambda _label, _done, _total: None)
     report = validate_dataset(data_dir)
+    if previous is not None:
+        read_decisions(Path(previous), ["account_id"])  # fail early on a bad --previous
+    else:
+        previous = previous_run(Path(out_root), as_of)
     scorer = scorer or Scorer.from_settings(settings)
     if scorer.model is None:
         raise ValueError("no model to rescore with")
     run_dir = Path(out_root) / run_name(as_of)
-    if previous is not None:
-        read_decisions(previous, ["account_id"])  # fail early on a bad --previous
-    else:
-        previous = previous_run(Path(out_root), as_of)
 
     snapshots = portfolio_snapshots(report, as_of)
     writer = RunWriter(run_dir, Manifest(
