@@ -89,6 +89,7 @@ def _compare(local: pd.DataFrame, spark: pd.DataFrame) -> dict[str, object]:
 def main() -> dict[str, object]:
     accounts = int(os.environ.get("BENCH_RESCORE_ACCOUNTS", 1_000_000))
     spark_accounts = int(os.environ.get("BENCH_RESCORE_SPARK_ACCOUNTS", 100_000))
+    load_before = os.getloadavg()
     home = WORK / "rescore-home"
     _champion(home)
     shutil.rmtree(home / "cache", ignore_errors=True)
@@ -102,7 +103,7 @@ def main() -> dict[str, object]:
         "target": {"seconds": TARGET_SECONDS, "peak_rss_gb": TARGET_GB},
         "passed_warm": accounts >= 1_000_000 and warm["seconds"] <= TARGET_SECONDS
         and warm["peak_rss_gb"] <= TARGET_GB,
-        "load_average_before": os.getloadavg()}
+        "load_average_before": load_before}
     if spark_accounts:
         small = simulated_portfolio(spark_accounts)
         local_out, spark_out = WORK / "rescore-local", WORK / "rescore-spark"
