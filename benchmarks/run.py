@@ -6,7 +6,7 @@ import importlib
 import sys
 
 BENCHMARKS: tuple[str, ...] = ("simulate", "features", "online", "webhooks", "training",
-                               "serving")
+                               "serving", "rescore")
 
 
 def main(names: list[str]) -> None:

@@ -458,3 +458,95 @@ def serve(
     os.execv(sys.executable, [sys.executable, "-m", "bentoml", "serve",
                               "riskscore.serving.service:RiskScore", "--host", host,
                               "--port", str(port)])
+
+
+@app.command()
+def rescore(
+    as_of: Annotated[str, typer.Option(help="Rescore as of this UTC date/time (features use "
+                                            "only what was known before it).")],
+    out: Annotated[Path, typer.Option(help="Root directory of rescore runs (one "
+                                           "subdirectory per as-of).")],
+    data: Annotated[Path, typer.Option(help="Directory of contract tables.")] = Path("data"),
+    engine: Annotated[str, typer.Option(help="local (DuckDB + chunks) or spark.")] = "local",
+    chunk_size: Annotated[int | None, typer.Option(min=1, help="Accounts per chunk (default "
+                                                   "RISKSCORE_RESCORE_CHUNK_SIZE).")] = None,
+    previous: Annotated[Path | None, typer.Option(help="Run to compare with (default: the "
+                                                  "latest earlier run under --out).")] = None,
+    stripe_actions: Annotated[bool, typer.Option(help="Hand changed decisions to the Stripe "
+                                                 "actions outbox (dry-run unless live).")]
+        = False,
+) -> None:
+    """Rescore the portfolio with the champion: decisions to Parquet and a change report."""
+    from riskscore.batch.output import IncompleteRun
+    from riskscore.batch.rescore import ENGINES
+    from riskscore.batch.rescore import rescore as run
+    from riskscore.training.registry import RegistryError
+
+    try:
+        when = pd.Timestamp(as_of)
+    except ValueError as exc:
+        console.print(f"[red]invalid --as-of {as_of!r}:[/red] not a date/time ({exc})")
+        raise typer.Exit(2) from exc
+    if pd.isna(when):
+        console.print(f"[red]invalid --as-of {as_of!r}:[/red] not a date/time")
+        raise typer.Exit(2)
+    if engine not in ENGINES:
+        console.print(f"[red]invalid --engine {engine!r}:[/red] use {' or '.join(ENGINES)}")
+        raise typer.Exit(2)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task("rescoring", total=1)
+
+        def show(label: str, done: int, total: int) -> None:
+            progress.update(task, description=label, completed=done, total=total)
+
+        try:
+            result = run(data, when, out, engine=engine, chunk_size=chunk_size,
+                         previous=previous, progress=show)
+        except DataContractError as exc:
+            raise _invalid(exc) from exc
+        except IncompleteRun as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        except RegistryError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+    _rescore_summary(result)
+    if stripe_actions:
+        _rescore_to_stripe(result.report.changes)
+
+
+def _rescore_summary(result) -> None:  # a batch.rescore.RescoreResult
+    m, report = result.manifest, result.report
+    resumed = f", resumed {result.resumed_chunks} of {m.n_chunks} chunks" \
+        if result.resumed_chunks else ""
+    console.print(f"rescored [bold]{m.n_accounts:,}[/bold] accounts as of {m.as_of} with "
+                  f"{m.model_version}, policy {m.policy_version} ({m.engine}{resumed}) -> "
+                  f"{result.run_dir}")
+    against = f"since {report.previous}" if report.previous else \
+        "no previous run: compared with approve"
+    console.print(_frame_table(f"Accounts by action ({against})", report.by_action))
+    console.print(_frame_table("Reasons (accounts)", report.by_reason.head(15)))
+    top = report.changes.head(10).assign(
+        was=report.changes["previous_action"].fillna("-"),
+        reason_codes=report.changes["reason_codes"].str.split(";").str[:3].str.join(" "))[
+        ["account_id", "was", "action", "delay_days", "score", "reason_codes"]]
+    console.print(_frame_table(f"{len(report.changes):,} changed accounts, riskiest first",
+                               top))
+    console.print(f"change report: {result.run_dir / 'report'}")
+
+
+def _rescore_to_stripe(changes: pd.DataFrame) -> None:
+    from riskscore.batch.actions import hand_to_stripe
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task("Stripe actions outbox", total=len(changes))
+        live, statuses = hand_to_stripe(changes, advance=lambda: progress.advance(task))
+    mode = "live" if live else "dry-run (RISKSCORE_STRIPE_LIVE_ACTIONS off)"
+    shown = ", ".join(f"{k}={v:,}" for k, v in sorted(statuses.items())) or "nothing"
+    console.print(f"handed {len(changes):,} changed decisions to Stripe, {mode}: {shown}")
+    if statuses.get("failed") or statuses.get("invalid"):
+        raise typer.Exit(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -94,6 +95,16 @@ class Settings(BaseSettings):
     stripe_timeout_seconds: float = Field(
         20.0, gt=0, description="Timeout of one HTTP request to the Stripe API."
     )
+    rescore_chunk_size: int = Field(
+        100_000, ge=1, description="Accounts per chunk of a batch rescore (bounds memory of "
+                                  "scoring; one output file and resume point each).")
+    rescore_explain: Literal["all", "held"] = Field(
+        "held", description="Model reasons (TreeSHAP, ~100x the cost of a score) in a batch "
+        "rescore: `all` accounts, as the service does, or only accounts the policy `held` "
+        "(approvals below every band with no rule firing then carry no reasons).")
+    spark_master: str = Field(
+        "local[2]", description="Spark master of `rescore --engine spark` (a cluster URL, or "
+                                "local[N]; spark-submit's --master wins when given).")
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'riskscore.db').resolve()}"

@@ -92,7 +92,7 @@ def create_identity(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
         con.execute("DROP TABLE app_cached")
     if len(todo) and cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")  # concurrent writers (Spark workers)
         con.execute(f"COPY identity TO '{tmp}' (FORMAT parquet)")
         os.replace(tmp, cache)
     return len(todo)
@@ -136,7 +136,7 @@ def change_identifiers(changes: pd.DataFrame, hasher: IdentifierHasher,
     if fresh and cache is not None:
         known.update(fresh)
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")  # concurrent writers (Spark workers)
         pd.DataFrame({"key": list(known), "value": list(known.values())}).to_parquet(
             tmp, index=False)
         os.replace(tmp, cache)
