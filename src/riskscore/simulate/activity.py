@@ -76,6 +76,7 @@ def plan_behaviour(world: World) -> Behaviour:
         intl_outbound_p=segments.profile("intl_outbound_p", seg),
         card_rate=card_rate,
         treasury_rate=treasury_rate,
+        sweep_p=np.where(treasury_first, 0.6, 0.0),
         login_rate=rng.lognormal(np.log(0.05), 0.7, n) * np.where(company, 1.4, 0.75),
         new_device_p=np.minimum(new_device_p, 0.5),
         instant_p=np.where(instant_user, 0.5, 0.0),
@@ -219,9 +220,15 @@ def treasury_flows(world: World, accts: np.ndarray) -> None:
     inflow_acct = np.concatenate([a, a2])
     inflow_t = np.concatenate([t, t2])
     inflow_amount = np.concatenate([credit_amount, pull_amount])
+    # Payroll and sweep accounts move nearly all of it on within hours: what a drain
+    # looks like, and normal for a treasury-first company.
     spend = rng.random(len(inflow_acct)) < 0.7
-    out_t = inflow_t[spend] + rng.exponential(5 * DAY, spend.sum()).astype(np.int64) + 2 * HOUR
-    out_amount = inflow_amount[spend] * rng.uniform(0.2, 0.85, spend.sum())
+    sweep = (rng.random(len(inflow_acct)) < b.sweep_p[inflow_acct])[spend]
+    out_t = inflow_t[spend] + np.where(
+        sweep, rng.integers(2 * HOUR, 30 * HOUR, spend.sum()),
+        rng.exponential(5 * DAY, spend.sum()).astype(np.int64) + 2 * HOUR)
+    out_amount = inflow_amount[spend] * np.where(sweep, rng.uniform(0.9, 1.0, spend.sum()),
+                                                 rng.uniform(0.2, 0.85, spend.sum()))
     debit = rng.random(spend.sum()) < 0.4
     keep = out_t < b.active_end[inflow_acct[spend]]
     world.movements.append(movements(

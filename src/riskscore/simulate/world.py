@@ -28,6 +28,7 @@ class Behaviour:
     intl_outbound_p: np.ndarray  # share of outbound transfers that cross borders
     card_rate: np.ndarray  # issuing card captures per day (0 without a card)
     treasury_rate: np.ndarray  # received credits per day (0 without a financial account)
+    sweep_p: np.ndarray  # share of treasury inflows moved on within hours (payroll, sweeps)
     login_rate: np.ndarray
     new_device_p: np.ndarray  # share of logins and changes from a device not seen before
     instant_p: np.ndarray  # chance a payout is instant
