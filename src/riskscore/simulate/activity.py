@@ -1,8 +1,9 @@
 """Everyday money movement of every account, good or not.
 
-Good accounts are heterogeneous: most sell a little, a few sell a lot; some have an
-issuing card or a financial account; they get refunds, disputes and ACH returns at
-honest base rates. Fraud typologies add their own movement on top (``typologies``).
+Good accounts are heterogeneous: most sell a little, a few sell a lot, around what is
+normal for their segment (``segments``); some have an issuing card or a financial
+account; they get refunds, disputes and ACH returns at their segment's honest rates.
+Fraud typologies add their own movement on top (``typologies``).
 """
 
 from __future__ import annotations
