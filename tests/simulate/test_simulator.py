@@ -267,3 +267,26 @@ def test_rings_share_identifiers_and_bursts_share_a_subnet(frames) -> None:
     assert (spread <= pd.Timedelta(hours=3)).all()
     subnets = bursts.groupby("ring_id").ip.agg(lambda s: s.map(ip_prefix24).nunique())
     assert (subnets == 1).all()
+
+
+def test_normal_depends_on_the_segment_and_size(frames) -> None:
+    df = _signup_t(frames)
+    # Velocity is non-monotone: dozens of signups from one office IP are chains onboarding
+    # their locations (good); rings and bursts come in smaller groups.
+    per_ip = df.groupby("ip").account_id.transform("size")
+    assert (per_ip >= 25).sum() >= 25
+    assert not df.is_fraud[per_ip >= 25].any()
+    assert df.is_fraud[(per_ip >= 3) & (per_ip < 25)].mean() > 3 * df.is_fraud.mean()
+    # Webmail: normal for individuals, a warning for a company with a website.
+    webmail = df.email.str.lower().str.contains("gmail|yahoo|outlook|hotmail|icloud|aol|gmx")
+    good = ~df.is_fraud
+    individual, company_site = df.business_type == "individual", (
+        (df.business_type == "company") & df.website.notna())
+    assert webmail[good & individual].mean() > 0.8
+    assert webmail[good & company_site].mean() < 0.2
+    # Dispute rates differ by segment among good accounts.
+    mov = frames["movements"]
+    n = mov[mov.type.isin(["charge", "dispute"])].merge(
+        df[good][["account_id", "mcc"]], on="account_id").groupby(["mcc", "type"]).size()
+    rate = n.xs("dispute", level="type") / n.xs("charge", level="type")
+    assert rate.get("4722", 0) > 10 * rate.reindex(["5812", "5814", "5411"]).fillna(0).mean()
