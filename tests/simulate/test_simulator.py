@@ -16,6 +16,7 @@ from riskscore.schema import MOVEMENT_SIGN, TABLES
 from riskscore.simulate import SimulationConfig, simulate, write_tables
 from riskscore.simulate.payouts import PAYABLE_TYPES
 from riskscore.simulate.population import build_population
+from riskscore.simulate.segments import SEGMENTS
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -225,16 +226,23 @@ def test_force_capture_and_over_capture(frames) -> None:
     assert forced.related_id.isna().all()
 
 
-def test_dispute_heavy_merchants_exceed_the_line(frames) -> None:
-    mov, lab = frames["movements"], frames["labels"]
+def test_dispute_heavy_merchants_exceed_their_segment(frames) -> None:
+    mov, lab, acc = frames["movements"], frames["labels"], frames["accounts"]
     counts = mov[mov.type.isin(["charge", "dispute"])].pivot_table(
         index="account_id", columns="type", values="amount", aggfunc="size", fill_value=0)
-    rate = counts.dispute / counts.charge.clip(lower=1)
-    heavy = rate.reindex(_accounts_of(frames, "dispute_heavy")).dropna()
-    assert heavy.median() > 0.0075
-    good = rate.reindex(lab.account_id[~lab.is_fraud]).dropna()
-    assert good.median() < 0.0075
-    assert (good > 0.0075).sum() > 0  # some honest merchants cross the line too
+    totals = counts.join(acc.set_index("account_id").mcc).join(lab.set_index("account_id"))
+    totals["segment"] = totals.mcc.map({c: s.name for s in SEGMENTS for c in s.mccs})
+    heavy = totals[totals.typology == "dispute_heavy"]
+    good = totals[~totals.is_fraud]
+    # Pooled dispute rate: several times the honest rate of the same segment ...
+    seg_rate = good.groupby("segment").dispute.sum() / good.groupby("segment").charge.sum()
+    expected = (heavy.charge * heavy.segment.map(seg_rate)).sum()
+    assert heavy.dispute.sum() > 3 * expected
+    rate = totals.dispute / totals.charge.clip(lower=1)
+    assert heavy.dispute.sum() / heavy.charge.sum() > 0.005
+    assert rate[good.index].median() < 0.0075
+    # ... while honest travel agencies live above the 0.75% line that alarms elsewhere.
+    assert seg_rate["travel"] > 0.0075 > seg_rate["food"] * 5
 
 
 def test_rings_share_identifiers_and_bursts_share_a_subnet(frames) -> None:
@@ -259,3 +267,26 @@ def test_rings_share_identifiers_and_bursts_share_a_subnet(frames) -> None:
     assert (spread <= pd.Timedelta(hours=3)).all()
     subnets = bursts.groupby("ring_id").ip.agg(lambda s: s.map(ip_prefix24).nunique())
     assert (subnets == 1).all()
+
+
+def test_normal_depends_on_the_segment_and_size(frames) -> None:
+    df = _signup_t(frames)
+    # Velocity is non-monotone: dozens of signups from one office IP are chains onboarding
+    # their locations (good); rings and bursts come in smaller groups.
+    per_ip = df.groupby("ip").account_id.transform("size")
+    assert (per_ip >= 25).sum() >= 25
+    assert not df.is_fraud[per_ip >= 25].any()
+    assert df.is_fraud[(per_ip >= 3) & (per_ip < 25)].mean() > 3 * df.is_fraud.mean()
+    # Webmail: normal for individuals, a warning for a company with a website.
+    webmail = df.email.str.lower().str.contains("gmail|yahoo|outlook|hotmail|icloud|aol|gmx")
+    good = ~df.is_fraud
+    individual, company_site = df.business_type == "individual", (
+        (df.business_type == "company") & df.website.notna())
+    assert webmail[good & individual].mean() > 0.8
+    assert webmail[good & company_site].mean() < 0.2
+    # Dispute rates differ by segment among good accounts.
+    mov = frames["movements"]
+    n = mov[mov.type.isin(["charge", "dispute"])].merge(
+        df[good][["account_id", "mcc"]], on="account_id").groupby(["mcc", "type"]).size()
+    rate = n.xs("dispute", level="type") / n.xs("charge", level="type")
+    assert rate.get("4722", 0) > 10 * rate.reindex(["5812", "5814", "5411"]).fillna(0).mean()

@@ -1,15 +1,17 @@
 """Everyday money movement of every account, good or not.
 
-Good accounts are heterogeneous: most sell a little, a few sell a lot; some have an
-issuing card or a financial account; they get refunds, disputes and ACH returns at
-honest base rates. Fraud typologies add their own movement on top (``typologies``).
+Good accounts are heterogeneous: most sell a little, a few sell a lot, around what is
+normal for their segment (``segments``); some have an issuing card or a financial
+account; they get refunds, disputes and ACH returns at their segment's honest rates.
+Fraud typologies add their own movement on top (``typologies``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from riskscore.simulate import vocab
+from riskscore.schema import BUSINESS_TYPES
+from riskscore.simulate import segments, vocab
 from riskscore.simulate.events import (
     CK,
     MC,
@@ -22,7 +24,6 @@ from riskscore.simulate.events import (
 from riskscore.simulate.population import DAY, HOUR
 from riskscore.simulate.world import Behaviour, World
 
-SERVICE_MCCS = {"7230", "7299", "7372", "7392", "8299", "1520", "7349", "7538", "0742", "8011"}
 GOOD_CARD_CATEGORIES = np.array([MC[c] for c in vocab.CARD_MERCHANT_CATEGORIES])
 GOOD_CARD_WEIGHTS = np.array([0.16, 0.14, 0.12, 0.12, 0.14, 0.1, 0.08, 0.07, 0.05, 0.012,
                               0.008])
@@ -31,40 +32,54 @@ CARD_TICKET_SHARE = 0.6  # a card purchase is about this share of the account's 
 
 
 def plan_behaviour(world: World) -> Behaviour:
-    """Draw every account's everyday behaviour."""
+    """Draw every account's everyday behaviour around its segment's normal (``segments``)."""
     rng, pop, horizon = world.rng, world.pop, world.cfg.horizon
     n = pop.n
+    seg = segments.segment_of(pop.mcc)
+    company = pop.business_type == BUSINESS_TYPES.index("company")
     churn = rng.random(n) < 0.25
     active_end = np.where(churn, pop.signup_t + rng.exponential(150 * DAY, n).astype(np.int64),
                           horizon)
     dormant = rng.random(n) < 0.22
-    charge_rate = np.where(dormant, 0.004, rng.lognormal(np.log(0.045), 1.15, n))
-    mcc_codes = np.array([m[0] for m in vocab.MCCS])[pop.mcc]
-    service = np.isin(mcc_codes, list(SERVICE_MCCS))
-    ticket = rng.lognormal(np.log(4_500), 0.8, n) * np.where(service, 2.2, 1.0)
+    volume = segments.profile("charge_rate", seg) * segments.size_volume(pop.business_type)
+    charge_rate = np.where(dormant, 0.004, volume * rng.lognormal(-0.2, 1.0, n))
+    ticket = segments.profile("ticket", seg) * rng.lognormal(0.0, 0.6, n)
+    refund_mean = segments.profile("refund_p", seg)
+    # Companies run their money through a financial account more often; some barely
+    # acquire cards at all (ACH in, bills out): normal for them, a warning for others.
+    has_treasury = rng.random(n) < np.where(company, 0.45, 0.2)
+    treasury_first = has_treasury & company & (rng.random(n) < 0.35)
+    charge_rate = np.where(treasury_first, charge_rate * 0.15, charge_rate)
     has_card = rng.random(n) < 0.25
-    has_treasury = rng.random(n) < 0.30
     instant_user = rng.random(n) < 0.08
     interval = np.select([charge_rate > 0.5, charge_rate > 0.05], [1, 7], default=30)
-    treasury_rate = np.where(has_treasury, rng.lognormal(np.log(0.012), 0.8, n), 0.0)
+    treasury_rate = np.where(has_treasury, rng.lognormal(np.log(0.012), 0.8, n)
+                             * np.where(treasury_first, 4.0, 1.0), 0.0)
     # Card spend is paid for by what the account earns; the float kept back from payouts
     # covers about two payout intervals of it.
     card_rate = np.where(has_card, np.minimum(rng.lognormal(np.log(0.03), 0.8, n),
                                               0.3 * charge_rate + 2 * treasury_rate), 0.0)
     card_float = card_rate * CARD_TICKET_SHARE * ticket * (2 * interval + 7)
+    # Staff: companies log in from many machines, sole proprietors from one or two.
+    new_device_p = np.where(company, 0.10, 0.02) * rng.lognormal(0.0, 0.5, n)
     return Behaviour(
         active_end=np.minimum(active_end, horizon),
         fraud_start=np.full(n, -1, np.int64),
         fraud_end=np.full(n, -1, np.int64),
         charge_rate=charge_rate,
         ticket=ticket,
-        refund_p=rng.beta(1.2, 40, n),
-        dispute_p=np.minimum(rng.lognormal(np.log(0.0015), 0.9, n), 0.02),
-        international_p=rng.beta(1.0, 12.0, n),
-        round_p=np.where(service, 0.45, 0.08),
+        refund_p=rng.beta(1.5, 1.5 * (1 - refund_mean) / refund_mean),
+        dispute_p=np.minimum(segments.profile("dispute_p", seg) * rng.lognormal(0.0, 0.7, n),
+                             0.05),
+        international_p=np.clip(segments.profile("international_p", seg)
+                                * rng.lognormal(0.0, 0.4, n), 0.0, 0.95),
+        round_p=segments.profile("round_p", seg),
+        intl_outbound_p=segments.profile("intl_outbound_p", seg),
         card_rate=card_rate,
         treasury_rate=treasury_rate,
-        login_rate=rng.lognormal(np.log(0.05), 0.7, n),
+        sweep_p=np.where(treasury_first, 0.6, 0.0),
+        login_rate=rng.lognormal(np.log(0.05), 0.7, n) * np.where(company, 1.4, 0.75),
+        new_device_p=np.minimum(new_device_p, 0.5),
         instant_p=np.where(instant_user, 0.5, 0.0),
         payout_interval=interval,
         payout_float=card_float.astype(np.int64),
@@ -143,6 +158,7 @@ def everyday_movements(world: World) -> None:
                       1_000)
     sell(world, a, t, amount, b.refund_p[a], b.dispute_p[a],
          rng.random(len(a)) < b.international_p[a])
+    volume_spikes(world)
     # Issuing card spend: restaurants add tips (legitimate over-captures), offline
     # terminals occasionally force-capture.
     a, t = poisson_times(rng, accts, pop.signup_t + DAY, b.active_end, b.card_rate)
@@ -153,6 +169,29 @@ def everyday_movements(world: World) -> None:
     amount = lognormal_amounts(rng, b.ticket[a] * CARD_TICKET_SHARE, 0.7)
     spend_on_card(world, a, t, amount, category, rng.random(len(a)) < 0.08, kind)
     treasury_flows(world, accts)
+
+
+def volume_spikes(world: World) -> None:
+    """Honest volume spikes: sales, holidays and campaigns of established accounts; a
+    few new accounts launch with a bang too. A spike says little about an old account
+    and a lot about a young one (``typologies.bust_out``)."""
+    rng, pop, b = world.rng, world.pop, world.b
+    life = b.active_end - pop.signup_t
+    mature = (life > 120 * DAY) & (rng.random(pop.n) < 0.2)
+    launch = (life > 30 * DAY) & ~mature & (rng.random(pop.n) < 0.02)
+    earliest = np.where(mature, 60 * DAY, 2 * DAY)
+    span = np.where(mature, life - 70 * DAY, 25 * DAY)
+    idx = np.flatnonzero(mature | launch)
+    start = pop.signup_t[idx] + earliest[idx] + (rng.random(len(idx)) * span[idx]).astype(
+        np.int64)
+    end = np.minimum(start + (rng.uniform(3, 14, len(idx)) * DAY).astype(np.int64),
+                     b.active_end[idx])
+    rate = np.maximum(b.charge_rate[idx] * rng.uniform(4, 12, len(idx)), 0.3)
+    a, t = poisson_times(rng, idx, start, end, rate)
+    amount = round_to(lognormal_amounts(rng, b.ticket[a] * rng.uniform(1.0, 2.0, len(a)), 0.6),
+                      rng.random(len(a)) < b.round_p[a], 1_000)
+    sell(world, a, t, amount, b.refund_p[a], b.dispute_p[a],
+         rng.random(len(a)) < b.international_p[a])
 
 
 def treasury_flows(world: World, accts: np.ndarray) -> None:
@@ -182,9 +221,15 @@ def treasury_flows(world: World, accts: np.ndarray) -> None:
     inflow_acct = np.concatenate([a, a2])
     inflow_t = np.concatenate([t, t2])
     inflow_amount = np.concatenate([credit_amount, pull_amount])
+    # Payroll and sweep accounts move nearly all of it on within hours: what a drain
+    # looks like, and normal for a treasury-first company.
     spend = rng.random(len(inflow_acct)) < 0.7
-    out_t = inflow_t[spend] + rng.exponential(5 * DAY, spend.sum()).astype(np.int64) + 2 * HOUR
-    out_amount = inflow_amount[spend] * rng.uniform(0.2, 0.85, spend.sum())
+    sweep = (rng.random(len(inflow_acct)) < b.sweep_p[inflow_acct])[spend]
+    out_t = inflow_t[spend] + np.where(
+        sweep, rng.integers(2 * HOUR, 30 * HOUR, spend.sum()),
+        rng.exponential(5 * DAY, spend.sum()).astype(np.int64) + 2 * HOUR)
+    out_amount = inflow_amount[spend] * np.where(sweep, rng.uniform(0.9, 1.0, spend.sum()),
+                                                 rng.uniform(0.2, 0.85, spend.sum()))
     debit = rng.random(spend.sum()) < 0.4
     keep = out_t < b.active_end[inflow_acct[spend]]
     world.movements.append(movements(
@@ -193,5 +238,6 @@ def treasury_flows(world: World, accts: np.ndarray) -> None:
     transfer = keep & ~debit
     world.movements.append(movements(
         world.ids, inflow_acct[spend][transfer], out_t[transfer], "outbound_transfer",
-        out_amount[transfer], international=rng.random(transfer.sum()) < 0.05,
+        out_amount[transfer],
+        international=rng.random(transfer.sum()) < b.intl_outbound_p[inflow_acct[spend][transfer]],
         counterparty=rng.integers(0, 100_000, transfer.sum())))

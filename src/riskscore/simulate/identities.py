@@ -69,7 +69,9 @@ def _websites(rng, pop, stem, risky):
     base = np.select(
         [pop.business_type == 1, pop.business_type == 2], [0.80, 0.70], default=0.42
     )
-    has = rng.random(n) < np.where(risky, base * 0.5, base)
+    # A sole proprietor without a site is unremarkable; a company without one is not.
+    individual = pop.business_type == BUSINESS_TYPES.index("individual")
+    has = rng.random(n) < np.where(risky, base * np.where(individual, 0.8, 0.5), base)
     tld = _arr(_per_country(rng, pop.country, vocab.WEBSITE_TLDS))
     trade = S.take([m[2] for m in vocab.MCCS], pop.mcc)
     # Domains are unique in life: brand, often the trade, often a town or a number.
@@ -88,8 +90,11 @@ def _websites(rng, pop, stem, risky):
 def _emails(rng, pop, first, last, domain, has_site, risky):
     n = pop.n
     r = rng.random(n)
-    business_p = np.where(pop.business_type == 0, 0.30, 0.65)
-    business = has_site & (r < np.where(risky, business_p * 0.5, business_p))
+    # Webmail is normal for individuals whatever their intent; a company with a website
+    # writing from webmail is a warning sign.
+    individual = pop.business_type == BUSINESS_TYPES.index("individual")
+    business_p = np.where(individual, 0.15, np.where(risky, 0.3, 0.9))
+    business = has_site & (r < np.where(pop.batch >= 0, 0.97, business_p))
     disposable = ~business & (rng.random(n) < np.where(risky, 0.10, 0.003))
     mismatch = business & (rng.random(n) < np.where(risky, 0.25, 0.03))
     # Who the mailbox is named after: the representative, or someone else (risky, more often).

@@ -141,12 +141,29 @@ def build_network(world: World) -> Network:
         farm = net.device0[members[: max(1, len(members) // 4)]]
         shared = rng.random(len(members)) < (0.3 if burst else 0.6)
         net.device0[members[shared]] = farm[rng.integers(0, len(farm), shared.sum())]
+    _enterprise_offices(world, net, signup_ip)
     net.signup_ip = signup_ip
     duration = rng.lognormal(np.log(420), 0.6, n)
+    batch = pop.batch >= 0
+    duration[batch] = rng.lognormal(np.log(150), 0.5, batch.sum())  # a practised admin
     scripted = pop.typology == T["signup_burst"]
     duration[scripted] = rng.uniform(25, 120, scripted.sum())
     net.session_started = pop.signup_t - duration.astype(np.int64)
     return net
+
+
+def _enterprise_offices(world: World, net: Network, signup_ip: np.ndarray) -> None:
+    """A chain's batch signs up from its head office network on a few admin laptops."""
+    rng, pop = world.rng, world.pop
+    for b in np.unique(pop.batch[pop.batch >= 0]):
+        members = np.flatnonzero(pop.batch == b)
+        office = new_ips(rng, net, pop.country[members[:1]], np.array([IPT["residential"]]))
+        ips = _ips_in_subnet(rng, net, len(members))
+        ips[rng.random(len(members)) < 0.8] = office[0]
+        signup_ip[members] = ips
+        laptops = net.device0[members[:rng.integers(1, 4)]]
+        admin = rng.random(len(members)) < 0.7
+        net.device0[members[admin]] = laptops[rng.integers(0, len(laptops), admin.sum())]
 
 
 def _ips_in_subnet(rng: np.random.Generator, net: Network, n: int) -> np.ndarray:
@@ -164,7 +181,7 @@ def everyday_logins(world: World, net: Network) -> None:
     n = len(a)
     r = rng.random(n)
     device = np.where(r < 0.66, net.device0[a], net.device1[a])
-    fresh = r > 0.97
+    fresh = rng.random(n) < b.new_device_p[a]
     device[fresh] = new_devices(world, net, fresh.sum())
     r = rng.random(n)
     ip = net.home_ip[a].copy()
@@ -185,7 +202,7 @@ def everyday_changes(world: World, net: Network) -> None:
                              np.full(pop.n, rate))
         n = len(a)
         device = np.where(rng.random(n) < 0.6, net.device0[a], net.device1[a])
-        fresh = rng.random(n) < 0.07  # a new laptop
+        fresh = rng.random(n) < 2 * b.new_device_p[a]  # a new laptop, a new hire
         device[fresh] = new_devices(world, net, fresh.sum())
         ip = np.where(rng.random(n) < 0.85, net.home_ip[a], net.signup_ip[a])
         add_changes(world, a, t, change, device, ip)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from riskscore.schema import BUSINESS_TYPES
 from riskscore.simulate import vocab
 from riskscore.simulate.config import TYPOLOGIES, SimulationConfig
 
@@ -15,6 +16,7 @@ GOOD = -1
 T = {name: i for i, name in enumerate(TYPOLOGIES)}
 UTC_OFFSET_HOURS = {"US": -6, "CA": -5, "GB": 0, "FR": 1, "DE": 1}
 GROUP_TYPOLOGIES = ("ring", "signup_burst")
+ENTERPRISE_SHARE = 0.015  # good accounts onboarded in a chain's batch
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Population:
     typology: np.ndarray  # int8 index into TYPOLOGIES, GOOD for good accounts
     clean: np.ndarray  # bool: onboarding looks like a good account's
     group: np.ndarray  # int32 ring / burst id, -1 when none
+    batch: np.ndarray  # int32 enterprise onboarding batch id (good accounts), -1 when none
 
     @property
     def n(self) -> int:
@@ -72,6 +75,31 @@ def _group_sizes(rng: np.random.Generator, total: int, low: int, high: int) -> l
     return sizes
 
 
+def _enterprise_batches(rng: np.random.Generator, cfg: SimulationConfig, typology: np.ndarray,
+                        signup_t: np.ndarray, country: np.ndarray, mcc: np.ndarray,
+                        business_type: np.ndarray) -> np.ndarray:
+    """Franchises and chains onboard their locations in one sitting from head office: tens
+    to hundreds of good company accounts within hours, from one office network and a few
+    admin laptops. Far more signups than a ring, and legitimate."""
+    batch = np.full(len(typology), -1, dtype=np.int32)
+    good = np.flatnonzero(typology == GOOD)
+    members = rng.permutation(good[rng.random(len(good)) < ENTERPRISE_SHARE])
+    start = 0
+    business_days = np.flatnonzero((np.arange(cfg.days - 30) + cfg.start.weekday()) % 7 < 5)
+    for b, size in enumerate(_group_sizes(rng, len(members), 25, 150)):
+        ids = members[start:start + size]
+        start += size
+        day = rng.choice(business_days)
+        hour = rng.uniform(8, 13) - UTC_OFFSET_HOURS[vocab.COUNTRIES[country[ids[0]]]]
+        signup_t[ids] = int(day * DAY + hour * HOUR) + np.sort(rng.integers(0, 5 * HOUR, size))
+        country[ids], mcc[ids] = country[ids[0]], mcc[ids[0]]
+        non_profit = business_type[ids[0]] == BUSINESS_TYPES.index("non_profit")
+        business_type[ids] = business_type[ids[0]] if non_profit else BUSINESS_TYPES.index(
+            "company")
+        batch[ids] = b
+    return batch
+
+
 def build_population(rng: np.random.Generator, cfg: SimulationConfig) -> Population:
     """Draw the account population and assign fraud typologies."""
     n = cfg.n_accounts
@@ -106,6 +134,8 @@ def build_population(rng: np.random.Generator, cfg: SimulationConfig) -> Populat
                 group[ids] = group_id
                 group_id += 1
 
+    batch = _enterprise_batches(rng, cfg, typology, signup_t, country, mcc, business_type)
+
     # Takeover victims are good accounts at onboarding; they need time to build history.
     ato = typology == T["account_takeover"]
     signup_t[ato] = rng.integers(0, cfg.horizon - 45 * DAY, ato.sum())
@@ -119,6 +149,6 @@ def build_population(rng: np.random.Generator, cfg: SimulationConfig) -> Populat
     risky_mccs = np.flatnonzero(high_risk_mcc)
     mcc[swap] = rng.choice(risky_mccs, swap.sum())
 
-    pop = Population(signup_t, country, mcc, business_type, typology, clean, group)
+    pop = Population(signup_t, country, mcc, business_type, typology, clean, group, batch)
     pop.reorder(np.argsort(signup_t, kind="stable"))
     return pop

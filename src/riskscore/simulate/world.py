@@ -25,9 +25,12 @@ class Behaviour:
     dispute_p: np.ndarray
     international_p: np.ndarray
     round_p: np.ndarray
+    intl_outbound_p: np.ndarray  # share of outbound transfers that cross borders
     card_rate: np.ndarray  # issuing card captures per day (0 without a card)
     treasury_rate: np.ndarray  # received credits per day (0 without a financial account)
+    sweep_p: np.ndarray  # share of treasury inflows moved on within hours (payroll, sweeps)
     login_rate: np.ndarray
+    new_device_p: np.ndarray  # share of logins and changes from a device not seen before
     instant_p: np.ndarray  # chance a payout is instant
     payout_interval: np.ndarray  # days between scheduled payouts
     payout_float: np.ndarray  # balance kept back from payouts, minor units

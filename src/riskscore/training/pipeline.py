@@ -147,6 +147,8 @@ def train(data_dir: Path | str, cfg: TrainingConfig | None = None, params: dict 
     metrics = pd.DataFrame({name: evaluate(ev, score, p, cfg.fpr_points, cfg.review_capacities)
                             for name, (score, p) in scorers.items()})
     segments = segment_recall(ev, margin, max(cfg.fpr_points)).set_index("segment")
+    segments["logreg_recall"] = segment_recall(ev, lr_prob, max(cfg.fpr_points)).set_index(
+        "segment")["recall"]
     segments["rules_recall"] = segment_recall(ev, rules_score, max(cfg.fpr_points)).set_index(
         "segment")["recall"]
     counts = data.frame.groupby("split").agg(snapshots=("label", "size"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from riskscore.simulate import segments
 from riskscore.simulate.activity import sell
 from riskscore.simulate.events import grid, poisson_times, round_to
 from riskscore.simulate.network import Network
@@ -16,7 +17,7 @@ def plan(world: World, idx: np.ndarray) -> None:
     rng, pop = world.rng, world.pop
     n = len(idx)
     quick = rng.random(n) < 0.2
-    delay = (np.where(quick, rng.uniform(0.5, 3, n), rng.uniform(10, 60, n)) * DAY).astype(int)
+    delay = (np.where(quick, rng.uniform(0.5, 3, n), rng.uniform(7, 45, n)) * DAY).astype(int)
     schedule(world, idx, world.fraud_start_within(idx, pop.signup_t[idx] + delay))
 
 
@@ -36,7 +37,13 @@ def act(world: World, net: Network, idx: np.ndarray) -> None:
     """The cash-out: many large charges, daily instant payouts, disputes weeks later."""
     rng, b = world.rng, world.b
     n = len(idx)
-    a, t = poisson_times(rng, idx, b.fraud_start[idx], b.fraud_end[idx], rng.uniform(3, 15, n))
+    # The burst is big for the segment, not in absolute terms: a marketplace seller's
+    # normal day is a café's burst.
+    seg = segments.segment_of(world.pop.mcc[idx])
+    volume = segments.profile("charge_rate", seg) * segments.size_volume(
+        world.pop.business_type[idx])
+    rate = np.maximum(volume * rng.uniform(8, 30, n), rng.uniform(2, 6, n))
+    a, t = poisson_times(rng, idx, b.fraud_start[idx], b.fraud_end[idx], rate)
     ticket = b.ticket[a] * rng.uniform(1.5, 4.0, len(a))
     amount = round_to((ticket * rng.lognormal(0, 0.5, len(a))).astype(np.int64),
                       rng.random(len(a)) < 0.3, 1_000)
