@@ -45,13 +45,15 @@ class ModelScore:
     contributions: dict[str, float]
 
 
-def model_scores(model: RiskModel, rows: Sequence[Features]) -> list[ModelScore | None]:
-    """Score many feature rows at once; a row the model cannot score gets ``None``."""
+def model_scores(model: RiskModel, rows: Sequence[Features], threads: int = 1
+                 ) -> list[ModelScore | None]:
+    """Score many feature rows at once; a row the model cannot score gets ``None``.
+    ``threads``: for the TreeSHAP contributions of a batch (one row uses one)."""
     if not rows:
         return []
     x = model.matrix(list(rows))
     prob = model.predict_proba(x)
-    contrib = model.contributions(x)[:, :-1]
+    contrib = model.contributions(x, threads if len(rows) > 1 else 1)[:, :-1]
     out: list[ModelScore | None] = []
     for p, c in zip(prob, contrib, strict=True):
         if not math.isfinite(p):
@@ -187,7 +189,7 @@ class Scorer:
         if model is None:
             return [None] * len(rows)
         try:
-            return model_scores(model, rows)
+            return model_scores(model, rows, self.settings.model_threads)
         except Exception:  # fail closed: the policy turns None into manual review
             log.exception("model %s could not score %d rows", model.version, len(rows))
             return [None] * len(rows)

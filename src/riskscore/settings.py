@@ -45,8 +45,9 @@ class Settings(BaseSettings):
         262_144, ge=1024, description="Largest scoring request body accepted (larger: 413).")
     shadow_challenger: bool = Field(
         False, description="Also score the registry's challenger in shadow (never acted on).")
-    model_threads: int = Field(2, ge=1, description="Threads LightGBM uses to train (more "
-                               "threads than free cores makes it many times slower).")
+    model_threads: int = Field(2, ge=1, description="Threads LightGBM uses to train and to "
+                               "explain a batch of rows (more threads than free cores makes "
+                               "it many times slower).")
     duckdb_memory_limit: str = Field(
         "2GB", description="Memory DuckDB may use before spilling to disk (batch jobs; the "
         "4 GB batch budget also holds the output block of 1M x 175 floats)."
