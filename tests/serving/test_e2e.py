@@ -7,7 +7,6 @@ module ends.
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +16,11 @@ import pandas as pd
 import pytest
 from benchmarks.service_process import ServiceFailed, start_service, stop_service
 
-from riskscore.contracts import Application
+from .bodies import application_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("trained")]
 AUTH = {"Authorization": "Bearer test-key-1"}
 READY_TIMEOUT_S = 120.0
-SAMPLE = Application.model_json_schema()["example"]
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +43,6 @@ def client(base_url: str) -> Iterator[httpx.Client]:
         yield c
 
 
-def _application(account_id: str, **changes) -> dict:
-    body = copy.deepcopy(SAMPLE)
-    body.pop("created_at")
-    body["account_id"] = account_id
-    for path, value in changes.items():
-        *parents, leaf = path.split(".")
-        target = body
-        for p in parents:
-            target = target[p]
-        target[leaf] = value
-    return body
-
-
 def test_probes_and_openapi(client: httpx.Client) -> None:
     assert client.get("/readyz").status_code == 200
     assert client.get("/livez").status_code == 200
@@ -67,7 +52,7 @@ def test_probes_and_openapi(client: httpx.Client) -> None:
 
 
 def test_application_scored_over_http(client: httpx.Client) -> None:
-    r = client.post("/score_application", json=_application("acct_e2e_new_000001"),
+    r = client.post("/score_application", json=application_body("acct_e2e_new_000001"),
                     headers=AUTH)
     assert r.status_code == 200, r.text
     decision = r.json()
@@ -84,7 +69,7 @@ def test_application_scored_over_http(client: httpx.Client) -> None:
 
 
 def test_no_key_is_401(client: httpx.Client) -> None:
-    body = _application("acct_e2e_noauth_001")
+    body = application_body("acct_e2e_noauth_001")
     assert client.post("/score_application", json=body).status_code == 401
     assert client.post("/score_application", json=body,
                        headers={"X-API-Key": "not-a-key"}).status_code == 401
@@ -92,7 +77,7 @@ def test_no_key_is_401(client: httpx.Client) -> None:
 
 def test_bad_field_is_400_naming_it(client: httpx.Client) -> None:
     r = client.post("/score_application", headers=AUTH,
-                    json=_application("acct_e2e_bad_00001", **{"contact.email": "nope"}))
+                    json=application_body("acct_e2e_bad_00001", **{"contact.email": "nope"}))
     assert r.status_code == 400 and "email" in r.text
     assert "Traceback" not in r.text
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pandas as pd
@@ -10,15 +9,13 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from riskscore.contracts import Application
 from riskscore.store.engine import make_engine, session_factory
 from riskscore.store.models import Decision as DecisionRow
 
+from .bodies import application_body
+
 pytestmark = pytest.mark.xdist_group("trained")
 AUTH = {"Authorization": "Bearer test-key-1"}
-SAMPLE = Application.model_json_schema()["example"]
-
-
 WEBHOOK_SECRET = "whsec_service_tests"
 
 
@@ -39,19 +36,6 @@ def client(trained, served_store):
         get_settings.cache_clear()
 
 
-def _application(account_id: str, **changes) -> dict:
-    body = copy.deepcopy(SAMPLE)
-    body.pop("created_at")
-    body["account_id"] = account_id
-    for path, value in changes.items():
-        target = body
-        *parents, leaf = path.split(".")
-        for p in parents:
-            target = target[p]
-        target[leaf] = value
-    return body
-
-
 def test_ready_and_open_endpoints(client: TestClient) -> None:
     assert client.get("/readyz").status_code == 200
     assert client.get("/livez").status_code == 200
@@ -60,14 +44,14 @@ def test_ready_and_open_endpoints(client: TestClient) -> None:
 
 
 def test_scoring_needs_an_api_key(client: TestClient) -> None:
-    body = _application("acct_noauth0000001")
+    body = application_body("acct_noauth0000001")
     assert client.post("/score_application", json=body).status_code == 401
     assert client.post("/score_application", json=body,
                        headers={"Authorization": "Bearer wrong"}).status_code == 401
 
 
 def test_application_is_scored_recorded_and_audited(client: TestClient, served_store) -> None:
-    r = client.post("/score_application", json=_application("acct_newseller00001"),
+    r = client.post("/score_application", json=application_body("acct_newseller00001"),
                     headers=AUTH)
     assert r.status_code == 200, r.text
     decision = r.json()
@@ -82,7 +66,7 @@ def test_application_is_scored_recorded_and_audited(client: TestClient, served_s
     assert row.actor == "onboarding-tests" and len(row.inputs_hash) == 64
     assert row.policy_version == decision["policy_version"]
     # Recorded: the same id again is a conflict, and scoring it as an account works.
-    again = client.post("/score_application", json=_application("acct_newseller00001"),
+    again = client.post("/score_application", json=application_body("acct_newseller00001"),
                         headers=AUTH)
     assert again.status_code == 409
     assert client.post("/score_account", json={"account_id": "acct_newseller00001"},
@@ -90,9 +74,9 @@ def test_application_is_scored_recorded_and_audited(client: TestClient, served_s
 
 
 def test_later_applications_see_earlier_ones_as_duplicates(client: TestClient) -> None:
-    first = _application("acct_dupfirst000001", **{"contact.email": "Same.Person+x@gmail.com",
+    first = application_body("acct_dupfirst000001", **{"contact.email": "Same.Person+x@gmail.com",
                                                    "signup.device_id": "dev_shared_device_01"})
-    second = _application("acct_dupsecond00001", **{"contact.email": "sameperson@gmail.com",
+    second = application_body("acct_dupsecond00001", **{"contact.email": "sameperson@gmail.com",
                                                     "signup.device_id": "dev_shared_device_01"})
     assert client.post("/score_application", json=first, headers=AUTH).status_code == 200
     r = client.post("/score_application", json=second, headers=AUTH)
@@ -113,18 +97,18 @@ def test_later_applications_see_earlier_ones_as_duplicates(client: TestClient) -
     ({"signup.duration_seconds": "slow"}, "duration_seconds"),
 ])
 def test_bad_input_is_a_400_naming_the_field(client: TestClient, change, field) -> None:
-    r = client.post("/score_application", json=_application("acct_badinput000001", **change),
+    r = client.post("/score_application", json=application_body("acct_badinput000001", **change),
                     headers=AUTH)
     assert r.status_code == 400
     assert field in r.text
 
 
 def test_missing_field_oversized_body_and_unknown_account(client: TestClient) -> None:
-    body = _application("acct_missing0000001")
+    body = application_body("acct_missing0000001")
     del body["contact"]
     r = client.post("/score_application", json=body, headers=AUTH)
     assert r.status_code == 400 and "contact" in r.text
-    huge = _application("acct_huge000000001", **{"business.name": "x" * 400_000})
+    huge = application_body("acct_huge000000001", **{"business.name": "x" * 400_000})
     assert client.post("/score_application", json=huge, headers=AUTH).status_code == 413
     r = client.post("/score_account", json={"account_id": "acct_doesnotexist"}, headers=AUTH)
     assert r.status_code == 404 and "acct_doesnotexist" in r.text
@@ -147,7 +131,7 @@ def test_fails_closed_when_the_model_cannot_score(client: TestClient, monkeypatc
         raise RuntimeError("booster exploded")
 
     monkeypatch.setattr(RUNTIME.scorer.model, "predict_proba", broken)
-    r = client.post("/score_application", json=_application("acct_failclosed0001"),
+    r = client.post("/score_application", json=application_body("acct_failclosed0001"),
                     headers=AUTH)
     assert r.status_code == 200
     decision = r.json()
