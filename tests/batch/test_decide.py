@@ -34,18 +34,25 @@ def _expected(scorer: Scorer, sample: pd.DataFrame):
                          sample["as_of"].iloc[0].to_pydatetime())
 
 
-def test_explaining_all_equals_the_scorer(sample: pd.DataFrame) -> None:
+def _decide_both_ways(sample: pd.DataFrame, explain: str):
+    """The rescore's decision frame and ``Scorer.decide``'s decisions, with their actions,
+    delays, risk levels and scores checked equal."""
     scorer = Scorer.from_settings()
-    scorer.settings = scorer.settings.model_copy(update={"rescore_explain": "all"})
+    scorer.settings = scorer.settings.model_copy(update={"rescore_explain": explain})
     frame = decision_frame(scorer, sample)
     expected = _expected(scorer, sample)
     assert frame["action"].tolist() == [str(d.action) for d in expected]
     assert frame["delay_days"].tolist() == [d.delay_days for d in expected]
     assert frame["risk_level"].tolist() == [str(d.risk_level) for d in expected]
+    np.testing.assert_array_equal(frame["score"], [d.score for d in expected])
+    return scorer, frame, expected
+
+
+def test_explaining_all_equals_the_scorer(sample: pd.DataFrame) -> None:
+    scorer, frame, expected = _decide_both_ways(sample, "all")
     assert frame["reason_codes"].tolist() == [[r.code for r in d.reasons] for d in expected]
     assert frame["reasons"].map(json.loads).tolist() == \
         [[r.model_dump(mode="json") for r in d.reasons] for d in expected]
-    np.testing.assert_array_equal(frame["score"], [d.score for d in expected])
     model = scorer.model
     np.testing.assert_allclose(frame["score"], model.predict_proba(model.matrix(sample)))
     assert set(frame["model_version"]) == {scorer.model_version}
@@ -54,14 +61,7 @@ def test_explaining_all_equals_the_scorer(sample: pd.DataFrame) -> None:
 
 
 def test_explaining_held_decides_the_same_and_explains_holds(sample: pd.DataFrame) -> None:
-    scorer = Scorer.from_settings()
-    scorer.settings = scorer.settings.model_copy(update={"rescore_explain": "held"})
-    frame = decision_frame(scorer, sample)
-    expected = _expected(scorer, sample)
-    assert frame["action"].tolist() == [str(d.action) for d in expected]
-    assert frame["delay_days"].tolist() == [d.delay_days for d in expected]
-    assert frame["risk_level"].tolist() == [str(d.risk_level) for d in expected]
-    np.testing.assert_array_equal(frame["score"], [d.score for d in expected])
+    scorer, frame, expected = _decide_both_ways(sample, "held")
     values = sample.drop(columns=["account_id", "as_of"]).astype(float)
     plain = plain_approvals(scorer.policy, values,
                             scorer.model.predict_proba(scorer.model.matrix(values)))
