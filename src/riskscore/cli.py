@@ -29,6 +29,14 @@ def _frame_table(title: str, df: pd.DataFrame) -> Table:
     return table
 
 
+def _bar(counts: bool = False) -> Progress:
+    """The progress bar every long command shows (``counts``: also done/total)."""
+    columns = [TextColumn("[bold]{task.description}"), BarColumn()]
+    if counts:
+        columns.append(TextColumn("{task.completed}/{task.total}"))
+    return Progress(*columns, TimeElapsedColumn(), console=console)
+
+
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="Directory to write the Parquet tables to.")],
@@ -44,8 +52,7 @@ def simulate(
 
     cfg = SimulationConfig(n_accounts=accounts, days=days, seed=seed, fraud_rate=fraud_rate)
     started = time.perf_counter()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
+    with _bar() as progress:
         task = progress.add_task("simulating", total=len(STAGES) + 1)
 
         def advance(stage: str) -> None:
@@ -134,8 +141,7 @@ def features(
     snapshots = portfolio_snapshots(report, when)
     steps = ("application", "velocity", "links", "activity:movements", "activity:logins",
              "activity:changes")
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console) as progress, warnings.catch_warnings():
+    with _bar() as progress, warnings.catch_warnings():
         task = progress.add_task(f"features of {len(snapshots):,} accounts", total=len(steps))
         warnings.simplefilter("ignore", DroppedFeaturesWarning)  # named above
         frame = compute_features(data, snapshots, report=report,
@@ -159,8 +165,7 @@ def features_doc() -> None:
 
 def _stage_progress(total: int, stages: tuple[str, ...], title: str):
     """A rich progress bar advanced by named stages; other names only relabel it."""
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
-                        console=console)
+    progress = _bar()
     task = progress.add_task(title, total=total)
 
     def advance(stage: str) -> None:
@@ -231,8 +236,7 @@ def tune(
     """Bounded Optuna search on the validation period; each trial an MLflow child run."""
     from riskscore.training.tune import tune as run
 
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
-                        console=console)
+    progress = _bar()
     with progress:
         task = progress.add_task("tuning", total=trials)
         best = run(data, out, trials, timeout, _training_config(horizon_days, 1.0, seed),
@@ -493,9 +497,7 @@ def rescore(
     if engine not in ENGINES:
         console.print(f"[red]invalid --engine {engine!r}:[/red] use {' or '.join(ENGINES)}")
         raise typer.Exit(2)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  console=console) as progress:
+    with _bar(counts=True) as progress:
         task = progress.add_task("rescoring", total=1)
 
         def show(label: str, done: int, total: int) -> None:
@@ -540,9 +542,7 @@ def _rescore_summary(result) -> None:  # a batch.rescore.RescoreResult
 def _rescore_to_stripe(changes: pd.DataFrame) -> None:
     from riskscore.batch.actions import hand_to_stripe
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  console=console) as progress:
+    with _bar(counts=True) as progress:
         task = progress.add_task("Stripe actions outbox", total=len(changes))
         live, statuses = hand_to_stripe(changes, advance=lambda: progress.advance(task))
     mode = "live" if live else "dry-run (RISKSCORE_STRIPE_LIVE_ACTIONS off)"

@@ -25,7 +25,7 @@ from riskscore.features.online import (
     application_online_features,
 )
 from riskscore.model import RiskModel
-from riskscore.policy import Policy, load_policy
+from riskscore.policy import Policy, PolicyOutcome, load_policy
 from riskscore.settings import Settings, get_settings
 from riskscore.store.engine import make_engine, session_factory
 from riskscore.store.hashing import IdentifierHasher
@@ -177,8 +177,7 @@ class Scorer:
         """The challenger's score and action for each row (logged, never acted on)."""
         out = []
         for score, features in zip(self._scores(self.challenger, rows), rows, strict=True):
-            outcome = self.policy.decide(score.probability if score else None, features,
-                                         score.contributions if score else None)
+            outcome = self._outcome(score, features)
             out.append({"model_version": self.challenger.version,
                         "score": score.probability if score else None,
                         "action": str(outcome.action), "delay_days": outcome.delay_days})
@@ -194,11 +193,14 @@ class Scorer:
             log.exception("model %s could not score %d rows", model.version, len(rows))
             return [None] * len(rows)
 
+    def _outcome(self, score: ModelScore | None, features: Features) -> PolicyOutcome:
+        """The policy applied to a score (``None``: the model could not score)."""
+        return self.policy.decide(score.probability if score else None, features,
+                                  score.contributions if score else None)
+
     def _decision(self, account_id: str, score: ModelScore | None, features: Features,
                   scored_at: datetime) -> Decision:
-        outcome = self.policy.decide(score.probability if score else None, features,
-                                     score.contributions if score else None)
-        return outcome.decision(
+        return self._outcome(score, features).decision(
             account_id=account_id, score=score.probability if score else None,
             model_version=self.model_version, policy_version=self.policy.full_version,
             scored_at=scored_at)
