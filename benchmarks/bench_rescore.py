@@ -10,7 +10,8 @@ Sizes: ``BENCH_RESCORE_ACCOUNTS`` (default 1,000,000), ``BENCH_RESCORE_SPARK_ACC
 (default 100,000; 0 skips Spark). ``BENCH_RESCORE_WORK`` (default ``benchmarks/.work``)
 holds the benchmark's home, training portfolio and outputs; ``BENCH_RESCORE_COLD=0``
 keeps the home's application cache of an earlier run and skips the cold run (the warm
-numbers only).
+numbers only); ``BENCH_RESCORE_NIGHTLY=1`` adds the next night's run (as of the next
+day, compared with the warm run, ``RISKSCORE_RESCORE_EXPLAIN=changed``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from benchmarks.common import BIN, WORK, record, run_timed, simulated_portfolio
 TARGET_SECONDS = 60
 TARGET_GB = 4.0
 AS_OF = "2026-01-01"
+NEXT_DAY = "2026-01-02"
 TRAIN_ACCOUNTS = 20_000
 
 
@@ -57,18 +59,21 @@ json.dump(marks, open(sys.argv[4], "w"))
 
 
 def _rescore(data: Path, out: Path, home: Path, engine: str = "local",
-             chunk_size: int | None = None) -> dict[str, object]:
+             chunk_size: int | None = None, as_of: str = AS_OF,
+             explain: str = "held") -> dict[str, object]:
     """One rescore in a fresh process: the CLI for Spark, else the same call with the
-    time at which each stage ended (cumulative seconds)."""
-    shutil.rmtree(out, ignore_errors=True)
-    env = {"RISKSCORE_HOME": str(home), "COLUMNS": "120"}
+    time of each progress event (cumulative seconds). Starts ``out`` afresh unless
+    ``explain == "changed"``, which compares with the run already there."""
+    if explain != "changed":
+        shutil.rmtree(out, ignore_errors=True)
+    env = {"RISKSCORE_HOME": str(home), "COLUMNS": "120", "RISKSCORE_RESCORE_EXPLAIN": explain}
     if engine == "spark":
         return run_timed([str(BIN / "riskscore"), "rescore", "--as-of", AS_OF, "--out",
                           str(out), "--data", str(data), "--engine", engine, "--chunk-size",
                           str(chunk_size)], env)
     marks = out.with_suffix(".stages.json")
     timed: dict[str, object] = dict(run_timed(
-        [sys.executable, "-c", JOB, str(data), str(out), AS_OF, str(marks)], env))
+        [sys.executable, "-c", JOB, str(data), str(out), as_of, str(marks)], env))
     timed["stages_ended_at"] = json.loads(marks.read_text())
     return timed
 
@@ -76,7 +81,7 @@ def _rescore(data: Path, out: Path, home: Path, engine: str = "local",
 def _decisions(out: Path) -> pd.DataFrame:
     from riskscore.batch.output import read_decisions
 
-    (run,) = out.glob("asof=*")
+    run = sorted(out.glob("asof=*"))[0]
     return read_decisions(run).sort_values("account_id", ignore_index=True)
 
 
@@ -111,6 +116,11 @@ def main() -> dict[str, object]:
         "passed_warm": accounts >= 1_000_000 and warm["seconds"] <= TARGET_SECONDS
         and warm["peak_rss_gb"] <= TARGET_GB,
         "load_average_before": load_before}
+    if os.environ.get("BENCH_RESCORE_NIGHTLY") == "1":
+        nightly = _rescore(data, out, home, as_of=NEXT_DAY, explain="changed")
+        nightly["changed_accounts"] = len(pd.read_csv(
+            out / f"asof={NEXT_DAY}T000000Z" / "report" / "changes.csv"))
+        result["next_day_explaining_changed"] = nightly
     if spark_accounts:
         small = simulated_portfolio(spark_accounts)
         local_out, spark_out = scratch / "rescore-local", scratch / "rescore-spark"
