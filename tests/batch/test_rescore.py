@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import riskscore.batch.rescore as rescore_module
 from riskscore.batch.actions import hand_to_stripe
+from riskscore.batch.decide import save_job_bundle
 from riskscore.batch.output import IncompleteRun, decision_files, read_decisions, read_manifest
 from riskscore.batch.rescore import rescore
+from riskscore.batch.spark import partition_decider
 from riskscore.integrations.stripe import StripeActions
+from riskscore.scoring import Scorer
 from riskscore.settings import get_settings
 from riskscore.store import make_engine
 
@@ -137,3 +141,13 @@ def test_changed_mode_keeps_the_model_reasons_of_unchanged_holds(clean_run, sim_
         assert _model_reasons(mine) == _model_reasons(old)
         assert [r for r in json.loads(mine) if r["contribution"] is None] == \
             [r for r in json.loads(fresh) if r["contribution"] is None]
+
+    # A Spark partition keeps the same reasons (its function, without Spark).
+    bundle = changed.run_dir.parent / "bundle"
+    save_job_bundle(Scorer.from_settings(), bundle)
+    sample = now.iloc[np.r_[np.flatnonzero(kept)[:100], np.flatnonzero(~kept)[:100]]]
+    snapshots = sample[["account_id", "as_of"]].assign(row=range(len(sample)))
+    decide = partition_decider(str(sim_dir), str(bundle), "changed",
+                               changed.manifest.previous)
+    (partition,) = decide(iter([snapshots.iloc[:120], snapshots.iloc[120:]]))
+    pd.testing.assert_frame_equal(partition, sample.reset_index(drop=True))

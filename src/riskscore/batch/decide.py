@@ -95,7 +95,8 @@ def decision_frame(scorer: Scorer, features: pd.DataFrame, *,
     not needed: ``all`` explains every row; ``held`` every row but plain approvals
     (:func:`plain_approvals`), which get no model reasons; ``changed`` as ``held``, except
     that a row whose action and delay are those of its ``previous`` decision (same model
-    and policy version; :data:`PREVIOUS_COLUMNS`) keeps that decision's model reasons.
+    and policy version; :data:`PREVIOUS_COLUMNS`, indexed by account id) keeps that
+    decision's model reasons.
     Scores and TreeSHAP use ``settings.model_threads`` threads.
     """
     if features.empty:
@@ -151,7 +152,7 @@ def _kept_model_reasons(scorer: Scorer, ids: list[str], outcome: FrameOutcome,
                         previous: pd.DataFrame) -> dict[int, list[dict[str, object]]]:
     """Rows held as before (same action and delay, same model and policy): their previous
     decision's model reasons."""
-    before = previous.drop_duplicates("account_id").set_index("account_id").reindex(ids)
+    before = previous.reindex(ids)
     same = ~outcome.plain & ~np.isnan(outcome.probability) \
         & (before["model_version"] == scorer.model_version).to_numpy() \
         & (before["policy_version"] == scorer.policy.full_version).to_numpy() \

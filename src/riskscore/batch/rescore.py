@@ -149,8 +149,8 @@ def _local(data_dir: Path, snapshots: pd.DataFrame, scorer: Scorer, writer: RunW
                              progress=lambda s: show(f"features: {s}", next(done, 0),
                                                      len(stages)))
     show("scoring", total - len(pending), total)
-    kept = read_decisions(Path(manifest.previous), PREVIOUS_COLUMNS) if manifest.previous \
-        else None
+    kept = read_decisions(Path(manifest.previous), PREVIOUS_COLUMNS).set_index(
+        "account_id") if manifest.previous else None
     start = 0
     for chunk, a, b in bounds:
         writer.write_chunk(chunk, decision_frame(scorer, frame.iloc[start:start + b - a],

@@ -69,7 +69,8 @@ def partition_decider(data_dir: str, bundle: str, explain: str, previous: str | 
         kept = None
         if previous:
             kept = read_decisions(Path(previous), PREVIOUS_COLUMNS)
-            kept = kept[kept["account_id"].isin(snapshots["account_id"])]
+            kept = kept[kept["account_id"].isin(snapshots["account_id"])].set_index(
+                "account_id")
         yield decision_frame(scorer, features, previous=kept)
 
     return decide
