@@ -51,9 +51,10 @@ def record(name: str, result: dict[str, object]) -> Path:
     return path
 
 
-def simulated_portfolio(accounts: int = 1_000_000, seed: int = 1) -> Path:
-    """A cached simulated portfolio for benchmarks (simulated once per machine)."""
-    out = WORK / f"sim-{accounts}-{seed}"
+def simulated_portfolio(accounts: int = 1_000_000, seed: int = 1, root: Path = WORK) -> Path:
+    """A cached simulated portfolio for benchmarks (simulated once per machine, under
+    ``root``)."""
+    out = root / f"sim-{accounts}-{seed}"
     if not (out / "labels.parquet").exists():
         subprocess.run([str(BIN / "riskscore"), "simulate", "--accounts", str(accounts),
                         "--days", "365", "--seed", str(seed), "--out", str(out)], check=True)

@@ -99,10 +99,12 @@ class Settings(BaseSettings):
     rescore_chunk_size: int = Field(
         100_000, ge=1, description="Accounts per chunk of a batch rescore (bounds memory of "
                                   "scoring; one output file and resume point each).")
-    rescore_explain: Literal["all", "held"] = Field(
+    rescore_explain: Literal["all", "held", "changed"] = Field(
         "held", description="Model reasons (TreeSHAP, ~100x the cost of a score) in a batch "
         "rescore: `all` accounts, as the service does, or only accounts the policy `held` "
-        "(approvals below every band with no rule firing then carry no reasons).")
+        "(approvals below every band with no rule firing then carry no reasons), or "
+        "`changed`: as held, but an account held exactly as in the previous run (same "
+        "action, delay, model and policy) keeps that run's model reasons.")
     spark_master: str = Field(
         "local[2]", description="Spark master of `rescore --engine spark` (a cluster URL, or "
                                 "local[N]; spark-submit's --master wins when given).")

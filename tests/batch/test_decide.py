@@ -68,9 +68,21 @@ def test_explaining_held_decides_the_same_and_explains_holds(sample: pd.DataFram
     assert 0 < plain.sum() < len(sample)
     assert (frame.loc[plain, "action"] == "approve").all()
     assert frame.loc[plain, "reason_codes"].map(len).eq(0).all()
-    explained = [[r.code for r in d.reasons] for d, p in zip(expected, plain, strict=True)
-                 if not p]
-    assert frame.loc[~plain, "reason_codes"].tolist() == explained
+    explained = [[r.model_dump(mode="json") for r in d.reasons]
+                 for d, p in zip(expected, plain, strict=True) if not p]
+    assert frame.loc[~plain, "reasons"].map(json.loads).tolist() == explained
+    assert frame.loc[~plain, "reason_codes"].tolist() == \
+        [[r["code"] for r in reasons] for reasons in explained]
+
+
+def test_threads_do_not_change_decisions(sample: pd.DataFrame) -> None:
+    scorer = Scorer.from_settings()
+    one = scorer.settings.model_copy(update={"model_threads": 1, "rescore_explain": "all"})
+    two = one.model_copy(update={"model_threads": 2})
+    scorer.settings = one
+    first = decision_frame(scorer, sample)
+    scorer.settings = two
+    pd.testing.assert_frame_equal(decision_frame(scorer, sample), first)
 
 
 def test_plain_approvals_match_rule_semantics(sample: pd.DataFrame) -> None:
@@ -102,8 +114,21 @@ def test_job_bundle_decides_like_the_champion(sample: pd.DataFrame, tmp_path: Pa
 
 def test_model_failure_fails_closed(sample: pd.DataFrame, monkeypatch) -> None:
     scorer = Scorer.from_settings()
-    monkeypatch.setattr(scorer.model, "predict_proba", lambda x: 1 / 0)
+    monkeypatch.setattr(scorer.model, "predict_proba", lambda *args: 1 / 0)
     frame = decision_frame(scorer, sample.head(5))
     assert set(frame["action"]) == {"manual_review"}
     assert frame["score"].isna().all()
     assert all("MODEL_UNAVAILABLE" in codes for codes in frame["reason_codes"])
+
+
+def test_explanation_failure_fails_the_explained_rows_closed(sample: pd.DataFrame,
+                                                              monkeypatch) -> None:
+    scorer = Scorer.from_settings()
+    before = decision_frame(scorer, sample)
+    monkeypatch.setattr(scorer.model, "contributions", lambda *args: 1 / 0)
+    after = decision_frame(scorer, sample)
+    plain = before["reason_codes"].map(len).eq(0)
+    pd.testing.assert_frame_equal(after[plain], before[plain])
+    assert after.loc[~plain, "score"].isna().all()
+    assert after.loc[~plain, "reason_codes"].map(lambda c: c[0]).eq("MODEL_UNAVAILABLE").all()
+    assert (after.loc[~plain, "action"] != "approve").all()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import riskscore.batch.rescore as rescore_module
 from riskscore.batch.actions import hand_to_stripe
+from riskscore.batch.decide import save_job_bundle
 from riskscore.batch.output import IncompleteRun, decision_files, read_decisions, read_manifest
 from riskscore.batch.rescore import rescore
+from riskscore.batch.spark import partition_decider
 from riskscore.integrations.stripe import StripeActions
+from riskscore.scoring import Scorer
 from riskscore.settings import get_settings
 from riskscore.store import make_engine
 
@@ -39,11 +44,11 @@ def test_crash_mid_run_resumes_to_the_same_result(clean_run, sim_dir: Path, tmp_
                                                   monkeypatch) -> None:
     real, calls = rescore_module.decision_frame, []
 
-    def crash_on_third(scorer, features):
+    def crash_on_third(scorer, features, **options):
         calls.append(len(features))
         if len(calls) == 3:
             raise RuntimeError("injected crash")
-        return real(scorer, features)
+        return real(scorer, features, **options)
 
     monkeypatch.setattr(rescore_module, "decision_frame", crash_on_third)
     with pytest.raises(RuntimeError, match="injected crash"):
@@ -106,3 +111,43 @@ def test_empty_portfolio_is_an_empty_complete_run(trained, sim_dir: Path,
     result = rescore(sim_dir, pd.Timestamp("2020-01-01", tz="UTC"), tmp_path)
     assert result.manifest.complete and result.manifest.n_accounts == 0
     assert read_decisions(result.run_dir).empty and result.report.changes.empty
+
+
+def _model_reasons(text: str) -> list[dict]:
+    return [r for r in json.loads(text) if r["contribution"] is not None]
+
+
+def test_changed_mode_keeps_the_model_reasons_of_unchanged_holds(clean_run, sim_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    later, chunk = _as_of(clean_run) + pd.Timedelta(days=30), clean_run.manifest.chunk_size
+    settings = get_settings().model_copy(update={"rescore_explain": "changed"})
+    changed = rescore(sim_dir, later, tmp_path / "changed", chunk_size=chunk,
+                      previous=clean_run.run_dir, settings=settings)
+    held = rescore(sim_dir, later, tmp_path / "held", chunk_size=chunk,
+                   previous=clean_run.run_dir)
+    assert changed.manifest.previous == str(clean_run.run_dir.resolve())
+    now, full = read_decisions(changed.run_dir), read_decisions(held.run_dir)
+    same = ["account_id", "decision_id", "score", "risk_level", "action", "delay_days"]
+    pd.testing.assert_frame_equal(now[same], full[same])
+    before = read_decisions(clean_run.run_dir).set_index("account_id").reindex(
+        now["account_id"])
+    kept = ((before["action"] == now["action"].to_numpy()) &
+            (before["delay_days"] == now["delay_days"].to_numpy()) &
+            (now["action"] != "approve").to_numpy()).to_numpy()
+    assert 0 < kept.sum() < (now["action"] != "approve").sum()
+    assert now.loc[~kept, "reasons"].tolist() == full.loc[~kept, "reasons"].tolist()
+    for mine, old, fresh in zip(now.loc[kept, "reasons"], before.loc[kept, "reasons"],
+                                full.loc[kept, "reasons"], strict=True):
+        assert _model_reasons(mine) == _model_reasons(old)
+        assert [r for r in json.loads(mine) if r["contribution"] is None] == \
+            [r for r in json.loads(fresh) if r["contribution"] is None]
+
+    # A Spark partition keeps the same reasons (its function, without Spark).
+    bundle = changed.run_dir.parent / "bundle"
+    save_job_bundle(Scorer.from_settings(), bundle)
+    sample = now.iloc[np.r_[np.flatnonzero(kept)[:100], np.flatnonzero(~kept)[:100]]]
+    snapshots = sample[["account_id", "as_of"]].assign(row=range(len(sample)))
+    decide = partition_decider(str(sim_dir), str(bundle), "changed",
+                               changed.manifest.previous)
+    (partition,) = decide(iter([snapshots.iloc[:120], snapshots.iloc[120:]]))
+    pd.testing.assert_frame_equal(partition, sample.reset_index(drop=True))

@@ -18,15 +18,21 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from riskscore.contracts import Action
+from riskscore.batch.frame_policy import (
+    Column,
+    FrameOutcome,
+    decide_frame,
+    frame_reasons,
+    model_reasons,
+)
 from riskscore.model import RiskModel
-from riskscore.policy import Condition, Policy, load_policy
-from riskscore.policy.conditions import OPERATORS, PROBABILITY
+from riskscore.policy import Policy, load_policy
 from riskscore.scoring import Scorer
 from riskscore.settings import Settings, get_settings
 from riskscore.store.engine import make_engine
 
 MODEL_DIR = "model"
+KEYS = ("account_id", "as_of")
 POLICY_FILE = "policy.yaml"
 log = logging.getLogger(__name__)
 
@@ -45,95 +51,117 @@ DECISION_SCHEMA = pa.schema([
 ])
 """One row per account: the decision, its reasons (codes, and the full reasons as JSON)
 and the model and policy versions that made it."""
+PREVIOUS_COLUMNS = ["account_id", "action", "delay_days", "reasons", "model_version",
+                    "policy_version"]
+"""What ``rescore_explain = "changed"`` reads of the previous run."""
 
 
-def decision_id(account_id: str, as_of: pd.Timestamp, model_version: str,
-                policy_version: str) -> str:
-    """A stable id for one account's decision in one rescore."""
-    key = f"{account_id}|{as_of.isoformat()}|{model_version}|{policy_version}"
-    return f"dec_{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+def decision_ids(account_ids: list[str], as_of: pd.Timestamp, model_version: str,
+                 policy_version: str) -> list[str]:
+    """A stable id for each account's decision in one rescore: a hash of what was decided
+    on (account, as-of, model, policy)."""
+    key = f"|{as_of.isoformat()}|{model_version}|{policy_version}".encode()
+    return [f"dec_{hashlib.sha256(a.encode() + key).hexdigest()[:32]}" for a in account_ids]
 
 
-def decision_frame(scorer: Scorer, features: pd.DataFrame) -> pd.DataFrame:
+def frame_column(frame: pd.DataFrame) -> Column:
+    """A :data:`~riskscore.batch.frame_policy.Column` over ``frame``'s feature columns
+    (each converted to float64 once, as ``Scorer.decide`` sees them)."""
+    cache: dict[str, np.ndarray | None] = {}
+
+    def column(name: str) -> np.ndarray | None:
+        if name not in cache:
+            cache[name] = frame[name].to_numpy(np.float64) if name in frame.columns and \
+                name not in KEYS else None
+        return cache[name]
+
+    return column
+
+
+def plain_approvals(policy: Policy, values: pd.DataFrame, probability: np.ndarray
+                    ) -> np.ndarray:
+    """Rows ``policy.decide`` approves for sure and without a rule reason: a probability
+    below every band above approve and no rule firing."""
+    return decide_frame(policy, frame_column(values), probability).plain
+
+
+def decision_frame(scorer: Scorer, features: pd.DataFrame, *,
+                   previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """Decide on each row of ``features`` (``account_id``, ``as_of`` and feature columns).
 
-    Every row's action, delay, score and risk level are ``Scorer.decide``'s. With
-    ``settings.rescore_explain == "held"`` the rows that are plainly approved (probability
-    below every band, no rule firing: :func:`plain_approvals`) skip the per-row policy and
-    the TreeSHAP reasons, which are most of the cost; the others go through
-    ``Scorer.decide`` unchanged.
+    Every row's action, delay, score and risk level are what ``Scorer.decide`` gives it
+    (the policy runs over the whole frame: :mod:`.frame_policy`); so are its reasons, up
+    to ``settings.rescore_explain``, which skips TreeSHAP (most of the cost) where it is
+    not needed: ``all`` explains every row; ``held`` every row but plain approvals
+    (:func:`plain_approvals`), which get no model reasons; ``changed`` as ``held``, except
+    that a row whose action and delay are those of its ``previous`` decision (same model
+    and policy version; :data:`PREVIOUS_COLUMNS`, indexed by account id) keeps that
+    decision's model reasons.
+    Scores and TreeSHAP use ``settings.model_threads`` threads.
     """
     if features.empty:
         return DECISION_SCHEMA.empty_table().to_pandas()
     as_of = pd.Timestamp(features["as_of"].iloc[0])
     if (pd.to_datetime(features["as_of"], utc=True) != as_of).any():
         raise ValueError("a rescore decides on one as-of at a time")
-    values = features.drop(columns=["account_id", "as_of"]).astype(np.float64)
     ids = features["account_id"].astype(str).tolist()
-    n = len(ids)
-    score = np.full(n, np.nan)
-    level = np.empty(n, dtype=object)
-    action = np.full(n, Action.APPROVE.value, dtype=object)
-    delay = np.zeros(n, dtype=np.int32)
-    codes: list[list[str]] = [[] for _ in range(n)]
-    reasons = ["[]"] * n
-
-    plain = np.zeros(n, dtype=bool)
-    if scorer.settings.rescore_explain == "held" and scorer.model is not None:
+    n, model, policy = len(ids), scorer.model, scorer.policy
+    threads, mode = scorer.settings.model_threads, scorer.settings.rescore_explain
+    column = frame_column(features)
+    prob = np.full(n, np.nan)
+    x = np.empty((n, 0))
+    if model is not None:
         try:
-            prob = scorer.model.predict_proba(scorer.model.matrix(values))
-        except Exception:  # fail closed: every row takes the Scorer's path
+            x = model.matrix(features)
+            prob = model.predict_proba(x, threads)
+        except Exception:  # fail closed, as Scorer.decide does
             log.exception("model %s could not score %d rows", scorer.model_version, n)
+    prob[~np.isfinite(prob)] = np.nan
+    outcome = decide_frame(policy, column, prob)
+    explained = ~np.isnan(prob) if mode == "all" else ~np.isnan(prob) & ~outcome.plain
+    reasons: dict[int, list[dict[str, object]]] = {}
+    if mode == "changed" and previous is not None:
+        reasons = _kept_model_reasons(scorer, ids, outcome, previous)
+        explained[list(reasons)] = False
+    if model is not None and explained.any() and policy.reasons.max_model_reasons:
+        rows = np.flatnonzero(explained)
+        try:
+            contributions = model.contributions(x[rows], threads)[:, :-1]
+        except Exception:  # those rows fail closed, as in Scorer.decide
+            log.exception("model %s could not explain %d rows", scorer.model_version,
+                          len(rows))
+            prob[rows] = np.nan
+            outcome = decide_frame(policy, column, prob)
         else:
-            plain = plain_approvals(scorer.policy, values, prob)
-            score[plain] = prob[plain]
-            level[plain] = [str(scorer.policy.risk_level(p)) for p in prob[plain]]
-    rest = np.flatnonzero(~plain)
-    if len(rest):
-        rows = values.iloc[rest].to_dict("records")
-        decided = scorer.decide([ids[i] for i in rest], rows, as_of.to_pydatetime())
-        for i, d in zip(rest, decided, strict=True):
-            score[i] = np.nan if d.score is None else d.score
-            level[i], action[i], delay[i] = str(d.risk_level), str(d.action), d.delay_days
-            codes[i] = [r.code for r in d.reasons]
-            reasons[i] = json.dumps([r.model_dump(mode="json") for r in d.reasons])
-    model_version, policy_version = scorer.model_version, scorer.policy.full_version
+            reasons.update(zip(rows.tolist(), model_reasons(
+                policy, contributions, model.feature_names,
+                lambda name: None if (v := column(name)) is None else v[rows]), strict=True))
+    codes, texts = frame_reasons(policy, outcome, reasons)
+    model_version, policy_version = scorer.model_version, policy.full_version
     return pd.DataFrame({
         "account_id": ids,
         "as_of": pd.Series([as_of] * n, dtype="datetime64[us, UTC]"),
-        "decision_id": [decision_id(a, as_of, model_version, policy_version) for a in ids],
-        "score": score, "risk_level": level, "action": action, "delay_days": delay,
-        "reason_codes": codes, "reasons": reasons,
+        "decision_id": decision_ids(ids, as_of, model_version, policy_version),
+        "score": prob, "risk_level": outcome.risk_level, "action": outcome.action,
+        "delay_days": outcome.delay_days, "reason_codes": codes, "reasons": texts,
         "model_version": model_version, "policy_version": policy_version,
     })
 
 
-def plain_approvals(policy: Policy, values: pd.DataFrame, probability: np.ndarray
-                    ) -> np.ndarray:
-    """Rows ``policy.decide`` approves for sure: a finite probability below every band
-    above approve and no rule firing (``Rule.fires`` is true exactly when every ``all``
-    condition holds and, if there are ``any`` conditions, one of them holds; a missing
-    value never holds)."""
-    n = len(values)
-    columns = {name: values[name].to_numpy(np.float64) for name in values.columns}
-    columns[PROBABILITY] = probability
-
-    def holds(condition: Condition) -> np.ndarray:
-        value = columns.get(condition.feature)
-        if value is None:
-            return np.zeros(n, dtype=bool)
-        with np.errstate(invalid="ignore"):
-            return OPERATORS[condition.op](value, condition.value) & ~np.isnan(value)
-
-    lowest = min((t for a, t in policy.bands.items() if a != Action.APPROVE), default=np.inf)
-    plain = np.isfinite(probability) & (probability < lowest)
-    for rule in policy.rules:
-        every = np.logical_and.reduce([holds(c) for c in rule.all]) if rule.all else \
-            np.ones(n, dtype=bool)
-        some = np.logical_or.reduce([holds(c) for c in rule.any]) if rule.any else \
-            np.ones(n, dtype=bool)
-        plain &= ~(every & some)
-    return plain
+def _kept_model_reasons(scorer: Scorer, ids: list[str], outcome: FrameOutcome,
+                        previous: pd.DataFrame) -> dict[int, list[dict[str, object]]]:
+    """Rows held as before (same action and delay, same model and policy): their previous
+    decision's model reasons."""
+    before = previous.reindex(ids)
+    same = ~outcome.plain & ~np.isnan(outcome.probability) \
+        & (before["model_version"] == scorer.model_version).to_numpy() \
+        & (before["policy_version"] == scorer.policy.full_version).to_numpy() \
+        & (before["action"] == pd.Series(outcome.action, index=before.index)).to_numpy() \
+        & (before["delay_days"] == pd.Series(outcome.delay_days, index=before.index)) \
+        .to_numpy()
+    texts = before["reasons"].to_numpy()
+    return {i: [r for r in json.loads(texts[i]) if r["source"] == "model"
+                and r["contribution"] is not None] for i in np.flatnonzero(same).tolist()}
 
 
 def save_job_bundle(scorer: Scorer, directory: Path) -> Path:

@@ -95,6 +95,8 @@ class Manifest:
     chunk_size: int
     n_accounts: int
     explain: str
+    previous: str | None = None
+    """The run whose model reasons ``explain == "changed"`` keeps (else ``None``)."""
     chunks: dict[str, dict[str, Any]] = field(default_factory=dict)
     complete: bool = False
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
@@ -102,7 +104,7 @@ class Manifest:
 
     def identity(self) -> tuple:
         return (self.as_of, self.data, self.model_version, self.policy_version, self.engine,
-                self.chunk_size, self.n_accounts, self.explain)
+                self.chunk_size, self.n_accounts, self.explain, self.previous)
 
     @property
     def n_chunks(self) -> int:

@@ -1,28 +1,29 @@
 """Rescore the portfolio as of a time: features -> champion -> policy -> Parquet + report.
 
 The local engine computes the batch features of every account once (DuckDB, the same
-definitions as online scoring; kept in the run's work directory so a resumed run reuses
-them), then scores and decides chunk by chunk through ``scoring.Scorer``: one chunk of
-feature rows and decisions in memory at a time, each chunk an atomic file and a resume
-point (see :mod:`.output`). ``engine="spark"`` runs the features and decisions on Spark
-(:mod:`.spark`) and lands in the same layout.
+definitions as online scoring), then scores and decides chunk by chunk exactly as
+``scoring.Scorer`` does (:mod:`.decide`): each chunk an atomic file and a resume point
+(see :mod:`.output`); a resumed run computes the features of its unfinished chunks only.
+``engine="spark"`` runs the features and decisions on Spark (:mod:`.spark`) and lands in
+the same layout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from riskscore.batch.decide import decision_frame, save_job_bundle
+from riskscore.batch.decide import PREVIOUS_COLUMNS, decision_frame, save_job_bundle
 from riskscore.batch.output import (
     Manifest,
     RunWriter,
-    atomic_write_parquet,
     complete_runs,
     data_fingerprint,
     read_decisions,
@@ -35,7 +36,6 @@ from riskscore.scoring import Scorer
 from riskscore.settings import Settings, get_settings
 
 ENGINES = ("local", "spark")
-FEATURES_FILE = "features.parquet"
 BUNDLE_DIR = "bundle"
 
 Progress = Callable[[str, int, int], None]
@@ -72,22 +72,27 @@ def rescore(data_dir: Path, as_of: pd.Timestamp, out_root: Path, *, engine: str 
     chunk_size = chunk_size or settings.rescore_chunk_size
     as_of = as_of.tz_convert("UTC") if as_of.tzinfo else as_of.tz_localize("UTC")
     show = progress or (lambda _label, _done, _total: None)
-    report = validate_dataset(data_dir)
-    if previous is not None:
-        read_decisions(Path(previous), ["account_id"])  # fail early on a bad --previous
-    else:
-        previous = previous_run(Path(out_root), as_of)
-    scorer = scorer or Scorer.from_settings(settings)
+    show("validating the data, loading the champion", 0, 1)
+    with ThreadPoolExecutor(1) as pool:  # MLflow loads while DuckDB (GIL released) scans
+        loading = pool.submit(Scorer.from_settings, settings) if scorer is None else None
+        report = validate_dataset(data_dir)
+        if previous is not None:
+            read_decisions(Path(previous), ["account_id"])  # fail early on a bad --previous
+        else:
+            previous = previous_run(Path(out_root), as_of)
+        show("listing the accounts", 0, 1)
+        snapshots = portfolio_snapshots(report, as_of)
+        scorer = scorer or loading.result()
     if scorer.model is None:
         raise ValueError("no model to rescore with")
     run_dir = Path(out_root) / run_name(as_of)
-
-    snapshots = portfolio_snapshots(report, as_of)
+    explain = scorer.settings.rescore_explain
+    kept = previous if explain == "changed" else None
     writer = RunWriter(run_dir, Manifest(
         as_of=as_of.isoformat(), data=data_fingerprint(data_dir),
         model_version=scorer.model_version, policy_version=scorer.policy.full_version,
-        engine=engine, chunk_size=chunk_size, n_accounts=len(snapshots),
-        explain=scorer.settings.rescore_explain))
+        engine=engine, chunk_size=chunk_size, n_accounts=len(snapshots), explain=explain,
+        previous=str(kept.resolve()) if kept else None))
     resumed = len(writer.manifest.chunks)
     if not writer.manifest.complete:
         bundle = save_job_bundle(scorer, writer.work / BUNDLE_DIR)
@@ -122,31 +127,33 @@ def _decisions(writer: RunWriter) -> pd.DataFrame:
 
 def _local(data_dir: Path, snapshots: pd.DataFrame, scorer: Scorer, writer: RunWriter,
            report: DatasetReport, show: Progress) -> None:
+    """Features of the accounts of every unfinished chunk (one DuckDB pass, held in
+    memory), then each chunk's decisions, written as it is done. Nothing else is kept: a
+    resumed run computes the features of the chunks it still has to do, which are the
+    same values (features of an account depend on the data, not on the other snapshots)."""
     manifest = writer.manifest
-    total = manifest.n_chunks
+    total, size = manifest.n_chunks, manifest.chunk_size
     pending = [c for c in range(total) if not writer.done(c)]
     if not pending:
         return
     if not manifest.n_accounts:  # nothing existed yet: an empty, complete run
         writer.write_chunk(0, decision_frame(scorer, snapshots))
         return
-    features = writer.work / FEATURES_FILE
-    if not features.exists():
-        stages = ("application", "velocity", "links", "activity:movements",
-                  "activity:logins", "activity:changes")
-        done = iter(range(1, len(stages) + 1))
-        show("features", 0, len(stages))
-        frame = compute_features(data_dir, snapshots, report=report,
-                                 progress=lambda s: show(f"features: {s}", next(done, 0),
-                                                         len(stages)))
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        del frame
-        atomic_write_parquet(table, features, row_group_size=manifest.chunk_size)
-        del table
-    reader = pq.ParquetFile(features)
+    bounds = [(c, c * size, min((c + 1) * size, manifest.n_accounts)) for c in pending]
+    todo = snapshots.iloc[np.concatenate([np.arange(a, b) for _, a, b in bounds])]
+    stages = ("application", "velocity", "links", "activity:movements", "activity:logins",
+              "activity:changes")
+    done = iter(range(1, len(stages) + 1))
+    show("features", 0, len(stages))
+    frame = compute_features(data_dir, todo, report=report,
+                             progress=lambda s: show(f"features: {s}", next(done, 0),
+                                                     len(stages)))
     show("scoring", total - len(pending), total)
-    for chunk in pending:
-        rows = reader.read_row_group(chunk).to_pandas() if reader.num_row_groups else \
-            reader.schema_arrow.empty_table().to_pandas()
-        writer.write_chunk(chunk, decision_frame(scorer, rows))
+    kept = read_decisions(Path(manifest.previous), PREVIOUS_COLUMNS).set_index(
+        "account_id") if manifest.previous else None
+    start = 0
+    for chunk, a, b in bounds:
+        writer.write_chunk(chunk, decision_frame(scorer, frame.iloc[start:start + b - a],
+                                                 previous=kept))
+        start += b - a
         show("scoring", len(manifest.chunks), total)

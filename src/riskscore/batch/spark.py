@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskscore.batch.decide import bundle_scorer, decision_frame
-from riskscore.batch.output import RunWriter
+from riskscore.batch.decide import PREVIOUS_COLUMNS, bundle_scorer, decision_frame
+from riskscore.batch.output import RunWriter, read_decisions
 from riskscore.batch.rescore import Progress
 from riskscore.features.batch import compute_features
 from riskscore.settings import Settings
@@ -51,10 +51,11 @@ def spark_session(settings: Settings):
     return builder.getOrCreate()
 
 
-def partition_decider(data_dir: str, bundle: str, explain: str
+def partition_decider(data_dir: str, bundle: str, explain: str, previous: str | None
                       ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """The ``mapInPandas`` function: snapshots of one partition -> their decisions (with
-    the driver's ``rescore_explain``, whatever the executor's settings say)."""
+    the driver's ``rescore_explain``, whatever the executor's settings say, and the
+    ``previous`` run it keeps model reasons from)."""
 
     def decide(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         frames = list(batches)
@@ -65,7 +66,12 @@ def partition_decider(data_dir: str, bundle: str, explain: str
         features = compute_features(data_dir, snapshots)
         scorer = bundle_scorer(bundle)
         scorer.settings = scorer.settings.model_copy(update={"rescore_explain": explain})
-        yield decision_frame(scorer, features)
+        kept = None
+        if previous:
+            kept = read_decisions(Path(previous), PREVIOUS_COLUMNS)
+            kept = kept[kept["account_id"].isin(snapshots["account_id"])].set_index(
+                "account_id")
+        yield decision_frame(scorer, features, previous=kept)
 
     return decide
 
@@ -84,7 +90,7 @@ def spark_decisions(data_dir: Path, snapshots: pd.DataFrame, bundle: Path,
     (spark.createDataFrame(frame)
      .repartitionByRange(manifest.n_chunks, "part")
      .mapInPandas(partition_decider(str(Path(data_dir).resolve()), str(bundle.resolve()),
-                                    settings.rescore_explain), SCHEMA)
+                                    manifest.explain, manifest.previous), SCHEMA)
      .write.mode("overwrite").parquet(str(staged)))
     if not (staged / "_SUCCESS").exists():
         raise RuntimeError(f"Spark did not commit its output in {staged}")

@@ -228,6 +228,18 @@ class Policy(_Strict):
         return max((a for a, threshold in self.bands.items() if probability >= threshold),
                    default=Action.APPROVE)
 
+    @staticmethod
+    def unavailable_reason() -> Reason:
+        """The reason of a fail-closed decision (the model could not score)."""
+        return Reason(code="MODEL_UNAVAILABLE", source="system", message=(
+            "The risk model could not score this account, so it is held for manual review."))
+
+    def score_reason(self, probability: float, band: Action) -> Reason:
+        """The reason of a probability in ``band`` (an action above approve)."""
+        return Reason(code="RISK_SCORE", source="model", message=(
+            f"The estimated fraud risk ({probability:.0%}) is in the "
+            f"{band.value.replace('_', ' ')} band (from {self.bands[band]:.0%})."))
+
     def decide(self, probability: float | None, features: Mapping[str, float | None],
                contributions: Mapping[str, float] | None = None) -> PolicyOutcome:
         """Action, payout delay, risk level and reasons for one account.
@@ -243,16 +255,11 @@ class Policy(_Strict):
         reasons: list[Reason] = []
         if probability is None:
             action, level = self.fail_closed.action, self.fail_closed.risk_level
-            reasons.append(Reason(code="MODEL_UNAVAILABLE", source="system", message=(
-                "The risk model could not score this account, so it is held for manual "
-                "review.")))
+            reasons.append(self.unavailable_reason())
         else:
             action, level = self.band_action(probability), self.risk_level(probability)
             if action > Action.APPROVE:
-                reasons.append(Reason(code="RISK_SCORE", source="model", message=(
-                    f"The estimated fraud risk ({probability:.0%}) is in the "
-                    f"{action.value.replace('_', ' ')} band (from "
-                    f"{self.bands[action]:.0%}).")))
+                reasons.append(self.score_reason(probability, action))
 
         fired: list[Rule] = []
         unevaluated: list[str] = []
