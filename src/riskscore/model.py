@@ -76,13 +76,14 @@ class RiskModel:
                     out[i, j] = value
         return out
 
-    def margin(self, x: np.ndarray) -> np.ndarray:
-        """Raw log-odds of the booster (the ranking score)."""
-        return self.booster.predict(x, raw_score=True, num_threads=1)
+    def margin(self, x: np.ndarray, threads: int = 1) -> np.ndarray:
+        """Raw log-odds of the booster (the ranking score); one thread serves a request,
+        a batch of rows may use several ``threads``."""
+        return self.booster.predict(x, raw_score=True, num_threads=threads)
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+    def predict_proba(self, x: np.ndarray, threads: int = 1) -> np.ndarray:
         """Calibrated probability of fraud within the training horizon."""
-        return self.calibration(self.margin(x))
+        return self.calibration(self.margin(x, threads))
 
     def contributions(self, x: np.ndarray, threads: int = 1) -> np.ndarray:
         """Per-feature contributions to the margin (TreeSHAP); last column is the bias.
