@@ -32,6 +32,7 @@ def fit_booster(x_train: pd.DataFrame, y_train: np.ndarray, w_train: np.ndarray,
     training copy is half the size of a float64 one."""
     full = {"objective": "binary", "metric": "average_precision", "verbosity": -1,
             "num_threads": get_settings().model_threads, "seed": cfg.seed, "deterministic": True,
+            "force_row_wise": True,  # deterministic needs a fixed histogram layout
             "scale_pos_weight": imbalance_weight(y_train, w_train), **cfg.lgbm, **(params or {})}
     names = list(x_train.columns)
     train = lgb.Dataset(x_train.to_numpy(np.float32), y_train, weight=w_train,
