@@ -95,9 +95,9 @@ def git_commit() -> str:
 def log_model(model: RiskModel, example: pd.DataFrame, settings: Settings | None = None) -> str:
     """Log the bundle as a pyfunc in the active run, register it, alias it ``challenger``.
 
-    The signature is inferred from the first ``SIGNATURE_ROWS`` rows of ``example`` (its
-    column types are the same in every row; scoring all of a large test set only for
-    that took most of this call). Returns the new registry version.
+    The signature is inferred from the first ``SIGNATURE_ROWS`` rows of ``example``: its
+    column types are the same in every row, and inferring it from a whole test set meant
+    scoring every row once more. Returns the new registry version.
     """
     settings = settings or get_settings()
     client = configure(settings)
