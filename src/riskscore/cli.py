@@ -174,10 +174,11 @@ def _stage_progress(total: int, stages: tuple[str, ...], title: str):
     return progress, advance
 
 
-def _training_config(horizon_days: int, negative_rate: float, seed: int):
+def _training_config(horizon_days: int, negative_rate: float | None, seed: int):
     from riskscore.training.config import TrainingConfig
 
-    return TrainingConfig(horizon_days=horizon_days, negative_rate=negative_rate, seed=seed)
+    rate = {} if negative_rate is None else {"negative_rate": negative_rate}
+    return TrainingConfig(horizon_days=horizon_days, seed=seed, **rate)
 
 
 @app.command()
@@ -186,8 +187,10 @@ def train(
     params: Annotated[Path | None, typer.Option(help="JSON of LightGBM parameters (from "
                                                      "`riskscore tune`).")] = None,
     horizon_days: Annotated[int, typer.Option(min=7, help="Label horizon after a snapshot.")] = 60,
-    negative_rate: Annotated[float, typer.Option(min=0.01, max=1.0, help="Share of good train "
-                                                 "snapshots kept.")] = 1.0,
+    negative_rate: Annotated[float | None, typer.Option(
+        min=0.01, max=1.0, help="Share of good train and validation snapshots kept before "
+        "features are computed (weighted back up; default TrainingConfig's 0.25). 1 keeps "
+        "all.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Train LightGBM and baselines out of time, log to MLflow, register a challenger."""

@@ -11,7 +11,7 @@ import pytest
 from riskscore.settings import get_settings
 from riskscore.training import registry
 from riskscore.training.config import TrainingConfig
-from riskscore.training.pipeline import train
+from riskscore.training.pipeline import STAGES, train
 from riskscore.training.promotion import compare, promote
 
 pytestmark = pytest.mark.xdist_group("trained")
@@ -33,6 +33,18 @@ def test_model_beats_rules_and_metrics_are_logged(trained) -> None:
                                        "score_distribution", "feature_importance",
                                        "shap_summary")} <= artifacts
     assert set(trained.segments["segment"]) >= {"age=onboarding", "age=later"}
+    # Every stage is timed, and the run says how many rows each split and sample had.
+    assert set(trained.seconds) == set(STAGES)
+    assert {f"seconds.{stage}" for stage in STAGES} <= set(run.data.metrics)
+    counts = trained.counts
+    for split in ("train", "valid", "test"):
+        assert run.data.metrics[f"snapshots.{split}"] == counts.loc[split, "snapshots"]
+        assert run.data.metrics[f"fraud.{split}"] == counts.loc[split, "fraud"]
+    cfg = TrainingConfig()
+    assert int(run.data.params["logreg.fit_rows"]) == min(counts.loc["train", "snapshots"],
+                                                          cfg.logreg_max_rows)
+    assert int(run.data.params["shap.rows"]) == min(counts.loc["test", "snapshots"],
+                                                    cfg.shap_rows)
 
 
 def test_registered_model_loads_as_pyfunc_and_bundle_alike(trained) -> None:
@@ -45,6 +57,11 @@ def test_registered_model_loads_as_pyfunc_and_bundle_alike(trained) -> None:
     np.testing.assert_allclose(pyfunc.predict(test[champion.model.feature_names]), direct,
                                rtol=1e-9)
     np.testing.assert_allclose(direct, test["score"], rtol=1e-5)
+    # The signature (from a bounded head of the test set) names every feature; the
+    # input example is logged with it.
+    info = mlflow.models.get_model_info(f"models:/{settings.model_name}/{trained.version}")
+    assert info.signature.inputs.input_names() == champion.model.feature_names
+    assert info.saved_input_example_info is not None
 
 
 def test_promotion_gate_and_forced_promotion_are_recorded(trained, sim_dir: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from riskscore.dataset import DataContractError, validate_dataset
 from riskscore.training.config import TrainingConfig
-from riskscore.training.snapshots import Timeline, build_snapshots
+from riskscore.training.snapshots import SAMPLED_SPLITS, Timeline, build_snapshots
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +53,49 @@ def test_timeline_boundaries_follow_config() -> None:
     assert t.valid_start == t.valid_end - pd.Timedelta(days=10)
 
 
-def test_negative_sampling_keeps_positives_and_reweights(sim_dir: Path, built) -> None:
-    full, _ = built
-    sampled, _ = build_snapshots(validate_dataset(sim_dir), TrainingConfig(negative_rate=0.25))
-    for part in ("valid", "test"):
-        assert (sampled["split"] == part).sum() == (full["split"] == part).sum()
-    train_full, train = full[full["split"] == "train"], sampled[sampled["split"] == "train"]
-    assert train["label"].sum() == train_full["label"].sum()
-    negatives = train[train["label"] == 0]
-    assert (negatives["weight"] == 4.0).all()
-    assert negatives["weight"].sum() == pytest.approx((train_full["label"] == 0).sum(), rel=0.1)
+def test_negative_sampling_keeps_positives_and_test_and_restores_mass(sim_dir: Path,
+                                                                       built) -> None:
+    sampled, _ = built
+    assert TrainingConfig().negative_rate == 0.25  # the default samples
+    full, _ = build_snapshots(validate_dataset(sim_dir), TrainingConfig(negative_rate=1.0))
+    assert (full["weight"] == 1.0).all()
+    by_split = {name: (part, sampled[sampled["split"] == name])
+                for name, part in full.groupby("split")}
+    whole, kept = by_split["test"]
+    pd.testing.assert_frame_equal(whole.reset_index(drop=True), kept.reset_index(drop=True))
+    for name in SAMPLED_SPLITS:
+        whole, kept = by_split[name]
+        key = ["account_id", "as_of"]
+        # Every fraud snapshot is kept, unweighted; the kept ones are a subset of the whole.
+        pd.testing.assert_frame_equal(
+            whole.loc[whole["label"] == 1, key].reset_index(drop=True),
+            kept.loc[kept["label"] == 1, key].reset_index(drop=True))
+        assert (kept.loc[kept["label"] == 1, "weight"] == 1.0).all()
+        assert kept[key].merge(whole[key]).shape[0] == len(kept)
+        negatives = kept[kept["label"] == 0]
+        share = len(negatives) / (whole["label"] == 0).sum()
+        assert share == pytest.approx(0.25, abs=0.03)
+        assert (negatives["weight"] == 4.0).all()
+        assert negatives["weight"].sum() == pytest.approx((whole["label"] == 0).sum(), rel=0.1)
+
+
+def test_features_are_computed_only_for_sampled_snapshots(sim_dir: Path, built,
+                                                          monkeypatch) -> None:
+    from riskscore.training import pipeline
+
+    sampled, _ = built
+    seen: list[int] = []
+    real = pipeline.compute_features
+
+    def counting(data_dir, snapshots, **kwargs):
+        seen.append(len(snapshots))
+        return real(data_dir, snapshots, **kwargs)
+
+    monkeypatch.setattr(pipeline, "compute_features", counting)
+    data = pipeline.training_data(validate_dataset(sim_dir), TrainingConfig())
+    assert seen == [len(sampled)]
+    pd.testing.assert_frame_equal(data.frame[["account_id", "as_of", "label", "weight"]],
+                                  sampled[["account_id", "as_of", "label", "weight"]])
 
 
 def test_missing_labels_table_is_named(sim_dir: Path, tmp_path: Path) -> None:

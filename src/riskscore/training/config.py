@@ -22,8 +22,11 @@ class TrainingConfig(BaseModel):
         (0, 7, 30, 90), description="Account ages at which snapshots are taken (0 = onboarding).")
     valid_days: int = Field(45, ge=7, description="Length of the validation period.")
     test_days: int = Field(60, ge=7, description="Length of the out-of-time test period.")
-    negative_rate: float = Field(1.0, gt=0, le=1, description="Share of non-fraud train "
-                                 "snapshots kept (weighted back up); valid and test are whole.")
+    negative_rate: float = Field(
+        0.25, gt=0, le=1, description="Share of non-fraud train and validation snapshots "
+        "kept, drawn before features are computed; each kept one weighs 1/negative_rate, so "
+        "the negatives' total mass is restored. Every fraud snapshot and the whole test set "
+        "are kept.")
     seed: int = 0
     review_capacities: tuple[float, ...] = (0.01, 0.03)
     fpr_points: tuple[float, ...] = (0.01, 0.05)
@@ -33,5 +36,9 @@ class TrainingConfig(BaseModel):
         "lambda_l2": 1.0, "max_bin": 127,
     }, description="LightGBM parameters (objective, imbalance and threads are set by training).")
     num_boost_round: int = 2000
-    early_stopping_rounds: int = 100
+    early_stopping_rounds: int = 50
+    logreg_max_rows: int = Field(100_000, ge=1000, description="Largest uniform sample of "
+                                 "the train split the logistic-regression baseline is fitted "
+                                 "on (lbfgs on millions of rows takes minutes).")
+    shap_rows: int = Field(2_000, ge=100, description="Test snapshots in the SHAP summary plot.")
     min_positives: int = Field(20, description="Fewest positives each split needs to be usable.")

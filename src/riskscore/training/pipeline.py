@@ -30,16 +30,15 @@ from riskscore.training import plots, registry
 from riskscore.training.baselines import RulesScorecard, logistic_regression
 from riskscore.training.config import TrainingConfig
 from riskscore.training.evaluate import EvalFrame, evaluate, segment_recall
-from riskscore.training.lgbm import train_model
+from riskscore.training.lgbm import calibrate, fit_booster, imbalance_weight
 from riskscore.training.snapshots import Timeline, build_snapshots
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 META_COLUMNS = ["account_id", "as_of", "age_days", "label", "label_known_at", "typology",
                 "loss_amount", "split", "weight"]
-LOGREG_MAX_ROWS = 400_000
-SHAP_SAMPLE = 2_000
-STAGES = ("snapshots", "features", "lightgbm", "baselines", "evaluation", "mlflow")
+STAGES = ("snapshots", "features", "lightgbm", "calibration", "logistic_regression",
+          "rules_scorecard", "evaluation", "plots", "mlflow")
 
 
 @dataclass
@@ -122,25 +121,29 @@ def train(data_dir: Path | str, cfg: TrainingConfig | None = None, params: dict 
         warnings.warn(f"training without {len(dropped)} features whose inputs are absent: "
                       f"{describe(dropped)}", DroppedFeaturesWarning, stacklevel=2)
     data = training_data(report, cfg, lap)
+    threads = settings.model_threads
     train_part, valid, test = data.part("train"), data.part("valid"), data.part("test")
     x_train, x_valid, x_test = (p[data.features] for p in (train_part, valid, test))
-    y_train, y_valid = (p["label"].to_numpy() for p in (train_part, valid))
-    w_train = train_part["weight"].to_numpy()
+    (y_train, w_train), (y_valid, w_valid) = ((p["label"].to_numpy(), p["weight"].to_numpy())
+                                              for p in (train_part, valid))
 
-    model = train_model(x_train, y_train, w_train, x_valid, y_valid, cfg, params)
+    booster = fit_booster(x_train, y_train, w_train, x_valid, y_valid, w_valid, cfg, params)
     lap("lightgbm")
+    model = calibrate(booster, x_valid, y_valid, w_valid,
+                      {"scale_pos_weight": imbalance_weight(y_train, w_train)})
+    lap("calibration")
 
-    rules_score = RulesScorecard().score(x_test)
     logreg = logistic_regression(cfg.seed)
-    sample = _cap(train_part, LOGREG_MAX_ROWS, cfg.seed)
+    sample = _cap(train_part, cfg.logreg_max_rows, cfg.seed)
     logreg.fit(sample[data.features], sample["label"], logisticregression__sample_weight=sample[
         "weight"].to_numpy())
     lr_prob = logreg.predict_proba(x_test)[:, 1]
-    lap("baselines")
+    lap("logistic_regression")
+    rules_score = RulesScorecard().score(x_test)
+    lap("rules_scorecard")
 
     ev = EvalFrame.from_snapshots(test)
-    x_test_m = model.matrix(x_test)
-    margin = model.margin(x_test_m)
+    margin = model.margin(model.matrix(x_test), threads)
     prob = model.calibration(margin)
     scorers = {"lightgbm": (margin, prob), "logistic_regression": (lr_prob, None),
                "rules_scorecard": (rules_score, None)}
@@ -156,31 +159,37 @@ def train(data_dir: Path | str, cfg: TrainingConfig | None = None, params: dict 
                                              accounts=("account_id", "nunique"))
     lap("evaluation")
 
-    with tracked_run(settings, report, cfg, data, params, dropped) as run_id, \
-            tempfile.TemporaryDirectory() as tmp:
+    shap_rows = _cap(test, cfg.shap_rows, cfg.seed)[data.features]
+    with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        mlflow.log_metrics({f"{name}.{k}": v for name, col in metrics.items()
-                            for k, v in col.items() if np.isfinite(v)})
-        mlflow.log_metrics({"best_iteration": model.booster.best_iteration,
-                            **{f"seconds.{k}": v for k, v in seconds.items()}})
         files = plots.pr_roc_curves(ev.label, {n: s for n, (s, _) in scorers.items()}, out)
         files += [plots.calibration_plot(ev.label, prob, out),
                   plots.score_distribution(ev.label, prob, out),
                   plots.feature_importance(model, out),
-                  plots.shap_summary(model, _cap(test, SHAP_SAMPLE, cfg.seed)[data.features],
-                                     out)]
-        for path in files:
-            mlflow.log_artifact(str(path), "plots")
-        for name, frame in (("metrics", metrics), ("segments", segments), ("counts", counts)):
-            frame.to_csv(out / f"{name}.csv")
-            mlflow.log_artifact(str(out / f"{name}.csv"), "evaluation")
-        test_path = out / "test.parquet"
-        test.assign(score=prob).to_parquet(test_path, index=False)
-        mlflow.log_artifact(str(test_path), Path(registry.TEST_SET).parent.as_posix())
-        model.meta.update({"run_id": run_id, "timeline": data.timeline.as_dict(),
-                           "horizon_days": cfg.horizon_days})
-        version = registry.log_model(model, x_test, settings)
-    lap("mlflow")
+                  plots.shap_summary(model, shap_rows, out, threads)]
+        lap("plots")
+        with tracked_run(settings, report, cfg, data, params, dropped) as run_id:
+            mlflow.log_metrics({f"{name}.{k}": v for name, col in metrics.items()
+                                for k, v in col.items() if np.isfinite(v)})
+            mlflow.log_metrics({"best_iteration": model.booster.best_iteration,
+                                **{f"seconds.{k}": v for k, v in seconds.items()},
+                                **{f"{col}.{split}": n for col in ("snapshots", "fraud")
+                                   for split, n in counts[col].items()}})
+            mlflow.log_params({"logreg.fit_rows": len(sample), "shap.rows": len(shap_rows)})
+            for path in files:
+                mlflow.log_artifact(str(path), "plots")
+            for name, frame in (("metrics", metrics), ("segments", segments),
+                                ("counts", counts)):
+                frame.to_csv(out / f"{name}.csv")
+                mlflow.log_artifact(str(out / f"{name}.csv"), "evaluation")
+            test_path = out / "test.parquet"
+            test.assign(score=prob).to_parquet(test_path, index=False)
+            mlflow.log_artifact(str(test_path), Path(registry.TEST_SET).parent.as_posix())
+            model.meta.update({"run_id": run_id, "timeline": data.timeline.as_dict(),
+                               "horizon_days": cfg.horizon_days})
+            version = registry.log_model(model, x_test, settings)
+            lap("mlflow")
+            mlflow.log_metric("seconds.mlflow", seconds["mlflow"])
     return TrainResult(run_id, version, metrics, segments.reset_index(), counts,
                        data.timeline, data.features, seconds, dropped)
 

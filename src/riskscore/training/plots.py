@@ -81,11 +81,12 @@ def feature_importance(model: RiskModel, out: Path, top: int = 25) -> Path:
     return _save(fig, out / "feature_importance.png")
 
 
-def shap_summary(model: RiskModel, x: pd.DataFrame, out: Path) -> Path:
-    """SHAP summary from LightGBM's own TreeSHAP contributions."""
+def shap_summary(model: RiskModel, x: pd.DataFrame, out: Path, threads: int = 1) -> Path:
+    """SHAP summary of the rows of ``x`` (a sample: TreeSHAP costs milliseconds a row)
+    from LightGBM's own TreeSHAP contributions."""
     import shap
 
-    contrib = model.contributions(model.matrix(x))[:, :-1]
+    contrib = model.contributions(model.matrix(x), threads)[:, :-1]
     shap.summary_plot(contrib, x[model.feature_names], show=False, max_display=20,
                       plot_size=(8, 7))
     fig = plt.gcf()

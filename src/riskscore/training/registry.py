@@ -28,7 +28,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 BUNDLE = "bundle"
 TEST_SET = "test_set/test.parquet"
-
+SIGNATURE_ROWS = 1_000
 
 
 class RiskModelPyfunc(mlflow.pyfunc.PythonModel):
@@ -95,13 +95,15 @@ def git_commit() -> str:
 def log_model(model: RiskModel, example: pd.DataFrame, settings: Settings | None = None) -> str:
     """Log the bundle as a pyfunc in the active run, register it, alias it ``challenger``.
 
-    Returns the new registry version.
+    The signature is inferred from the first ``SIGNATURE_ROWS`` rows of ``example``: its
+    column types are the same in every row, and inferring it from a whole test set meant
+    scoring every row once more. Returns the new registry version.
     """
     settings = settings or get_settings()
     client = configure(settings)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = model.save(Path(tmp) / BUNDLE)
-        x = example[model.feature_names].astype(np.float64)
+        x = example[model.feature_names].head(SIGNATURE_ROWS).astype(np.float64)
         info = mlflow.pyfunc.log_model(
             name="model", python_model=RiskModelPyfunc(), artifacts={BUNDLE: str(bundle)},
             signature=infer_signature(x, model.predict_proba(model.matrix(x))),

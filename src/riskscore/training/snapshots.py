@@ -13,6 +13,7 @@ from riskscore.features.batch import connect
 from riskscore.training.config import TrainingConfig
 
 SPLITS = ("train", "valid", "test")
+SAMPLED_SPLITS = ("train", "valid")  # negatives sampled (weighted); test is always whole
 
 
 @dataclass(frozen=True)
@@ -94,14 +95,16 @@ def _split(as_of: pd.Series, t: Timeline) -> pd.Series:
 
 
 def _sample_negatives(frame: pd.DataFrame, cfg: TrainingConfig) -> pd.DataFrame:
-    """Keep ``negative_rate`` of train negatives; ``weight`` restores their total mass."""
+    """Keep ``negative_rate`` of train and validation negatives; ``weight`` restores their
+    total mass. Runs on the snapshot list, before any feature is computed: the dropped
+    snapshots cost nothing. Positives and the test split are never sampled."""
     frame["weight"] = 1.0
     if cfg.negative_rate >= 1.0:
         return frame
     rng = np.random.default_rng(cfg.seed)
-    train_neg = (frame["split"] == "train") & (frame["label"] == 0)
-    drop = train_neg & (rng.random(len(frame)) >= cfg.negative_rate)
-    frame.loc[train_neg, "weight"] = 1.0 / cfg.negative_rate
+    fit_neg = frame["split"].isin(SAMPLED_SPLITS) & (frame["label"] == 0)
+    drop = fit_neg & (rng.random(len(frame)) >= cfg.negative_rate)
+    frame.loc[fit_neg, "weight"] = 1.0 / cfg.negative_rate
     return frame[~drop].reset_index(drop=True)
 
 

@@ -42,15 +42,16 @@ def tune(data_dir: Path | str, out: Path, n_trials: int = 20, timeout_s: float =
     data = training_data(report, cfg)
     train, valid = data.part("train"), data.part("valid")
     x_train, x_valid = train[data.features], valid[data.features]
-    y_valid = valid["label"].to_numpy()
+    y_valid, w_valid = valid["label"].to_numpy(), valid["weight"].to_numpy()
 
     def objective(trial: optuna.Trial) -> float:
         params = search_space(trial)
         with mlflow.start_run(nested=True, run_name=f"trial-{trial.number}"):
             booster = fit_booster(x_train, train["label"].to_numpy(), train["weight"].to_numpy(),
-                                  x_valid, y_valid, cfg, params)
+                                  x_valid, y_valid, w_valid, cfg, params)
             value = float(average_precision_score(
-                y_valid, booster.predict(x_valid.to_numpy(float), raw_score=True)))
+                y_valid, booster.predict(x_valid.to_numpy(float), raw_score=True),
+                sample_weight=w_valid))
             mlflow.log_params(params)
             mlflow.log_metrics({"valid.pr_auc": value, "best_iteration": booster.best_iteration})
         if on_trial:
