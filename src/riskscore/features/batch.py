@@ -27,6 +27,7 @@ from riskscore.features.definitions import HELPER_AGGREGATES, apply_derived
 from riskscore.features.identity import create_identity
 from riskscore.features.links import (
     cluster_features,
+    create_keys,
     duplicate_features,
     identifier_events,
     shared_links,
@@ -151,15 +152,24 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         out.put_frame(velocity, _positions(velocity.index, snaps["account_id"]))
     step("velocity")
 
+    create_keys(con)
     identifier_events(con, hasher, tables, settings.home / "cache" / "change_phones.parquet",
                       report.has("changes", "new_value"))
     has_labels = "labels" in tables
     links = duplicate_features(con, has_labels)
-    known = (con.execute("SELECT account_id, label_known_at FROM labels").df()
-             .set_index("account_id")["label_known_at"] if has_labels else pd.Series(dtype=object))
-    clusters = cluster_features(shared_links(con), snaps, known)
     out.put_frame(links, _positions(links.index, snaps["snapshot_id"]))
-    out.put_frame(clusters, _positions(clusters.index, snaps["snapshot_id"]))
+    del links
+    keys = con.execute("SELECT coalesce(aid, -1) AS aid FROM snapshot_keys ORDER BY "
+                       "snapshot_id").fetchnumpy()["aid"].astype(np.int64)
+    known_us = np.full(con.execute("SELECT count(*) FROM account_keys").fetchone()[0], np.nan)
+    if has_labels:
+        found = con.execute("""SELECT k.aid, epoch_us(l.label_known_at) AS known FROM labels l
+                               JOIN account_keys k USING (account_id)
+                               WHERE l.label_known_at IS NOT NULL""").fetchnumpy()
+        known_us[found["aid"]] = found["known"]
+    as_of_us = snaps["as_of"].to_numpy("datetime64[us]").astype(np.int64)
+    for name, column in cluster_features(shared_links(con), keys, as_of_us, known_us).items():
+        out.put(name, column)
     step("links")
 
     buckets = con.execute(flow_bucket_sql()).df()
@@ -183,7 +193,6 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     columns = {**{n: out.column(n) for n in out.filled}, **helpers}
     created = (created_us.astype(float).filled(np.nan) if np.ma.isMaskedArray(created_us)
                else created_us.astype(float))
-    as_of_us = snaps["as_of"].to_numpy("datetime64[us]").astype(np.int64)
     age = (as_of_us - created) / 86_400e6
     columns["as_of_epoch"] = (snaps["as_of"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds() \
         .to_numpy()
