@@ -21,7 +21,13 @@ import pandas as pd
 from riskscore.dataset import DatasetReport, validate_dataset
 from riskscore.features.application import APPLICATION_FEATURES
 from riskscore.features.availability import describe, missing_inputs
-from riskscore.features.batch_sql import activity_sql, flow_bucket_sql, flow_columns
+from riskscore.features.batch_sql import (
+    activity_sql,
+    first_use_sql,
+    flow_bucket_sql,
+    flow_columns,
+    totals_for,
+)
 from riskscore.features.catalogue import feature_names
 from riskscore.features.definitions import HELPER_AGGREGATES, apply_derived
 from riskscore.features.identity import create_identity
@@ -153,6 +159,8 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     step("velocity")
 
     create_keys(con)
+    for sql in first_use_sql("logins" in tables, has_sessions):
+        con.execute(sql)
     identifier_events(con, hasher, tables, settings.home / "cache" / "change_phones.parquet",
                       report.has("changes", "new_value"))
     has_labels = "labels" in tables
@@ -172,23 +180,26 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         out.put(name, column)
     step("links")
 
-    buckets = con.execute(flow_bucket_sql()).df()
-    for name, column in flow_columns(buckets, len(snaps)).items():
+    available = available_columns(report)
+    totals = totals_for(available)
+    buckets = con.execute(flow_bucket_sql(totals, "movements.status" in available)).fetchnumpy()
+    for name, column in flow_columns(buckets, len(snaps), totals).items():
         out.put(name, column)
     del buckets
+    earliest = f"'{snaps['as_of'].min().isoformat()}'" if len(snaps) else None
     helpers: dict[str, np.ndarray] = {}  # aggregates that only feed derived features
-    for table, sql in activity_sql(available_columns(report), tables).items():
-        frame = con.execute(sql).df().set_index("snapshot_id")
-        positions = _positions(frame.index, snaps["snapshot_id"])
-        for name in frame.columns:
-            column = np.where(positions >= 0, frame[name].to_numpy(float)[
-                np.maximum(positions, 0)], np.nan) if len(frame) else \
-                np.full(len(snaps), np.nan)
+    for table, sql in activity_sql(available, tables, earliest).items():
+        got = con.execute(sql).fetchnumpy()
+        rows = got.pop("snapshot_id").astype(np.int64)
+        for name, values in got.items():
+            column = np.full(len(snaps), np.nan)
+            column[rows] = values.astype(float).filled(np.nan) if np.ma.isMaskedArray(
+                values) else values
             if name in HELPER_AGGREGATES:
                 helpers[name] = column
             else:
                 out.put(name, column)
-        del frame
+        del got
         step(f"activity:{table}")
     columns = {**{n: out.column(n) for n in out.filled}, **helpers}
     created = (created_us.astype(float).filled(np.nan) if np.ma.isMaskedArray(created_us)

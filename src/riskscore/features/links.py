@@ -55,7 +55,9 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
     as a 64-bit hash ``h`` of its kind and normalised value (joins and group-bys on integers
     instead of 64-character hashes; a false link needs a 64-bit collision among a few
     million values, odds of about 1e-6). Table ``identity`` on ``con`` holds the hashed
-    application identifiers per account (:func:`identity.create_identity`); ``cache``: see
+    application identifiers per account (:func:`identity.create_identity`), tables
+    ``device_first`` and ``ip_first`` the logins' first uses (``batch_sql.first_use_sql``,
+    when ``tables`` has logins); ``cache``: see
     :func:`identity.change_identifiers`; ``has_new_values``: ``changes.new_value`` is
     present."""
     sources = [f"SELECT account_id, '{kind}' AS kind, id_{kind} AS value, created_at AS ts, "
@@ -66,12 +68,16 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
                     "signup_sessions"]
     # Failed logins link nothing: one credential-stuffing device would tie all its victims.
     # Each account uses few devices and IPs many times: reduce to first uses before the union.
-    for table, where in (("logins", " WHERE success"), ("changes", "")):
-        if table in tables:
-            sources += [f"SELECT account_id, 'device', device_id, min(ts), FALSE FROM {table}"
-                        f"{where} GROUP BY account_id, device_id",
-                        f"SELECT account_id, 'ip', ip, min(ts), FALSE FROM {table}{where} "
-                        "GROUP BY account_id, ip"]
+    if "logins" in tables:  # first uses by successful logins: tables of first_use_sql
+        sources += ["SELECT account_id, 'device', device_id, first_ok_ts, FALSE FROM "
+                    "device_first WHERE first_ok_ts IS NOT NULL",
+                    "SELECT account_id, 'ip', ip, first_ok_ts, FALSE FROM ip_first WHERE "
+                    "first_ok_ts IS NOT NULL"]
+    if "changes" in tables:
+        sources += ["SELECT account_id, 'device', device_id, min(ts), FALSE FROM changes "
+                    "GROUP BY account_id, device_id",
+                    "SELECT account_id, 'ip', ip, min(ts), FALSE FROM changes GROUP BY "
+                    "account_id, ip"]
     if "changes" in tables and has_new_values:
         ch = con.execute("""SELECT c.account_id, c.change_type, c.new_value, a.country, c.ts
                             FROM changes c JOIN accounts a USING (account_id)
