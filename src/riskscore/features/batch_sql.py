@@ -174,7 +174,7 @@ def first_use_sql(has_logins: bool, has_sessions: bool) -> list[str]:
             sources.append(f"SELECT account_id, {key}, completed_at AS ts, FALSE AS ok "
                            "FROM signup_sessions")
         if has_logins:
-            sources.append(f"SELECT account_id, {key}, ts, success FROM logins")
+            sources.append(f"SELECT account_id, {key}, ts, success AS ok FROM logins")
         if sources:
             out.append(f"""CREATE OR REPLACE TEMP TABLE {table} AS
                 SELECT account_id, {key}, min(ts) AS first_ts,
