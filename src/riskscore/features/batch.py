@@ -91,10 +91,13 @@ def latest_event(report: DatasetReport) -> pd.Timestamp:
 
 class _Matrix:
     """The output: one preallocated float64 block that every stage writes its columns
-    into, so a million rows of features exist once (no per-stage frames, joins, concat)."""
+    into, so a million rows of features exist once (no per-stage frames, joins, concat).
+    Column-major and uninitialised: a column's memory is touched when a stage writes it
+    (the early, DuckDB-heavy stages run beside a fraction of the block), and the block is
+    the DataFrame's own layout. Only written columns are ever read."""
 
     def __init__(self, n_rows: int, names: list[str]) -> None:
-        self.values = np.full((n_rows, len(names)), np.nan)
+        self.values = np.empty((n_rows, len(names)), order="F")
         self.index = {n: i for i, n in enumerate(names)}
         self.filled: set[str] = set()
 
@@ -163,6 +166,7 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         con.execute(sql)
     identifier_events(con, hasher, tables, settings.home / "cache" / "change_phones.parquet",
                       report.has("changes", "new_value"))
+    con.execute("DROP TABLE identity")  # DuckDB's memory is for the joins to come
     has_labels = "labels" in tables
     links = duplicate_features(con, has_labels)
     out.put_frame(links, _positions(links.index, snaps["snapshot_id"]))
@@ -178,6 +182,7 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     as_of_us = snaps["as_of"].to_numpy("datetime64[us]").astype(np.int64)
     for name, column in cluster_features(shared_links(con), keys, as_of_us, known_us).items():
         out.put(name, column)
+    con.execute("DROP TABLE ident")
     step("links")
 
     available = available_columns(report)
