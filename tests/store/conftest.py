@@ -184,7 +184,7 @@ def build_dataset() -> dict[str, list[dict[str, Any]]]:
     movements = [
         {**movement, "movement_id": "mv_1", "account_id": "acct_a", "ts": at(21, 10),
          "type": "charge", "amount": 12_000, "status": "succeeded", "international": False,
-         "counterparty": "card_visa"},
+         "counterparty": "ext_ba_000123456789"},
         {**movement, "movement_id": "mv_2", "account_id": "acct_a", "ts": at(22, 10),
          "type": "refund", "amount": 2_000, "status": "succeeded", "related_id": "mv_1"},
         {**movement, "movement_id": "mv_3", "account_id": "acct_a", "ts": at(5, 3, month=2),
@@ -272,4 +272,5 @@ def pii_values(rows: dict[str, list[dict[str, Any]]]) -> set[str]:
     for table in ("signup_sessions", "logins", "changes"):
         for r in rows.get(table, []):
             found |= {r["device_id"], r["ip"], ip_prefix24(r["ip"]), r.get("new_value")}
+    found |= {m["counterparty"] for m in rows.get("movements", [])}  # external account ids
     return {v.strip() for v in found if v}

@@ -204,7 +204,8 @@ def test_account_events_match_the_contract_rows(loaded, dataset, hasher):
         frame = pd.read_parquet(dataset / f"{table}.parquet")
         frame = frame[(frame.account_id == "acct_a") & (frame.ts < as_of)]
         frame = frame.sort_values("ts", kind="stable").reset_index(drop=True)
-        for column, kind in (("device_id", "device"), ("ip", "ip")):
+        for column, kind in (("device_id", "device"), ("ip", "ip"),
+                             ("counterparty", "counterparty")):
             if column in frame:
                 frame[column] = frame[column].map(lambda v, k=kind: hasher.hash(k, v))
         return frame

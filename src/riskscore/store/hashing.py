@@ -36,6 +36,7 @@ NORMALISERS: dict[str, Callable[..., str | None]] = {
     "device": normalise_simple,
     "ip": normalise_simple,
     "ip24": _ip24,
+    "counterparty": normalise_simple,  # the other side of a movement (external account ids)
 }
 """Normaliser of each identifier kind the store keeps, taking the raw parts of a value."""
 
