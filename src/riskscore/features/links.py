@@ -53,13 +53,13 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
     """Create table ``ident(aid, kind, h, first_seen, onboarding)`` on ``con``: when each
     account (``aid`` of table ``account_keys``) first used each identifier, the identifier
     as a 64-bit hash ``h`` of its kind and normalised value (joins and group-bys on integers
-    instead of 64-character hashes; a false link needs a 64-bit collision among a few
-    million values, odds of about 1e-6). Table ``identity`` on ``con`` holds the hashed
-    application identifiers per account (:func:`identity.create_identity`), tables
-    ``device_first`` and ``ip_first`` the logins' first uses (``batch_sql.first_use_sql``,
-    when ``tables`` has logins); ``cache``: see
-    :func:`identity.change_identifiers`; ``has_new_values``: ``changes.new_value`` is
-    present."""
+    instead of 64-character hashes; a false link needs a 64-bit collision among the ~10M
+    values of a million accounts, odds of a few in a million). Table ``identity`` on
+    ``con`` holds the hashed application identifiers per account
+    (:func:`identity.create_identity`), tables ``device_first`` and ``ip_first`` the
+    logins' first uses (``batch_sql.first_use_sql``, when ``tables`` has logins);
+    ``cache``: see :func:`identity.change_identifiers`; ``has_new_values``:
+    ``changes.new_value`` is present."""
     sources = [f"SELECT account_id, '{kind}' AS kind, id_{kind} AS value, created_at AS ts, "
                "TRUE AS onboarding FROM identity" for kind in APPLICATION_KINDS]
     if "signup_sessions" in tables:
