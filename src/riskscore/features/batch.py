@@ -21,12 +21,19 @@ import pandas as pd
 from riskscore.dataset import DatasetReport, validate_dataset
 from riskscore.features.application import APPLICATION_FEATURES
 from riskscore.features.availability import describe, missing_inputs
-from riskscore.features.batch_sql import activity_sql, flow_bucket_sql, flow_columns
+from riskscore.features.batch_sql import (
+    activity_sql,
+    first_use_sql,
+    flow_bucket_sql,
+    flow_columns,
+    totals_for,
+)
 from riskscore.features.catalogue import feature_names
 from riskscore.features.definitions import HELPER_AGGREGATES, apply_derived
 from riskscore.features.identity import create_identity
 from riskscore.features.links import (
     cluster_features,
+    create_keys,
     duplicate_features,
     identifier_events,
     shared_links,
@@ -84,10 +91,13 @@ def latest_event(report: DatasetReport) -> pd.Timestamp:
 
 class _Matrix:
     """The output: one preallocated float64 block that every stage writes its columns
-    into, so a million rows of features exist once (no per-stage frames, joins, concat)."""
+    into, so a million rows of features exist once (no per-stage frames, joins, concat).
+    Column-major and uninitialised: a column's memory is touched when a stage writes it
+    (the early, DuckDB-heavy stages run beside a fraction of the block), and the block is
+    the DataFrame's own layout. Only written columns are ever read."""
 
     def __init__(self, n_rows: int, names: list[str]) -> None:
-        self.values = np.full((n_rows, len(names)), np.nan)
+        self.values = np.empty((n_rows, len(names)), order="F")
         self.index = {n: i for i, n in enumerate(names)}
         self.filled: set[str] = set()
 
@@ -151,39 +161,54 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         out.put_frame(velocity, _positions(velocity.index, snaps["account_id"]))
     step("velocity")
 
+    create_keys(con)
+    for sql in first_use_sql("logins" in tables, has_sessions):
+        con.execute(sql)
     identifier_events(con, hasher, tables, settings.home / "cache" / "change_phones.parquet",
                       report.has("changes", "new_value"))
+    con.execute("DROP TABLE identity")  # DuckDB's memory is for the joins to come
     has_labels = "labels" in tables
     links = duplicate_features(con, has_labels)
-    known = (con.execute("SELECT account_id, label_known_at FROM labels").df()
-             .set_index("account_id")["label_known_at"] if has_labels else pd.Series(dtype=object))
-    clusters = cluster_features(shared_links(con), snaps, known)
     out.put_frame(links, _positions(links.index, snaps["snapshot_id"]))
-    out.put_frame(clusters, _positions(clusters.index, snaps["snapshot_id"]))
+    del links
+    keys = con.execute("SELECT coalesce(aid, -1) AS aid FROM snapshot_keys ORDER BY "
+                       "snapshot_id").fetchnumpy()["aid"].astype(np.int64)
+    known_us = np.full(con.execute("SELECT count(*) FROM account_keys").fetchone()[0], np.nan)
+    if has_labels:
+        found = con.execute("""SELECT k.aid, epoch_us(l.label_known_at) AS known FROM labels l
+                               JOIN account_keys k USING (account_id)
+                               WHERE l.label_known_at IS NOT NULL""").fetchnumpy()
+        known_us[found["aid"]] = found["known"]
+    as_of_us = snaps["as_of"].to_numpy("datetime64[us]").astype(np.int64)
+    for name, column in cluster_features(shared_links(con), keys, as_of_us, known_us).items():
+        out.put(name, column)
+    con.execute("DROP TABLE ident")
     step("links")
 
-    buckets = con.execute(flow_bucket_sql()).df()
-    for name, column in flow_columns(buckets, len(snaps)).items():
+    available = available_columns(report)
+    totals = totals_for(available)
+    buckets = con.execute(flow_bucket_sql(totals, "movements.status" in available)).fetchnumpy()
+    for name, column in flow_columns(buckets, len(snaps), totals).items():
         out.put(name, column)
     del buckets
+    earliest = f"'{snaps['as_of'].min().isoformat()}'" if len(snaps) else None
     helpers: dict[str, np.ndarray] = {}  # aggregates that only feed derived features
-    for table, sql in activity_sql(available_columns(report), tables).items():
-        frame = con.execute(sql).df().set_index("snapshot_id")
-        positions = _positions(frame.index, snaps["snapshot_id"])
-        for name in frame.columns:
-            column = np.where(positions >= 0, frame[name].to_numpy(float)[
-                np.maximum(positions, 0)], np.nan) if len(frame) else \
-                np.full(len(snaps), np.nan)
+    for table, sql in activity_sql(available, tables, earliest).items():
+        got = con.execute(sql).fetchnumpy()
+        rows = got.pop("snapshot_id").astype(np.int64)
+        for name, values in got.items():
+            column = np.full(len(snaps), np.nan)
+            column[rows] = values.astype(float).filled(np.nan) if np.ma.isMaskedArray(
+                values) else values
             if name in HELPER_AGGREGATES:
                 helpers[name] = column
             else:
                 out.put(name, column)
-        del frame
+        del got
         step(f"activity:{table}")
     columns = {**{n: out.column(n) for n in out.filled}, **helpers}
     created = (created_us.astype(float).filled(np.nan) if np.ma.isMaskedArray(created_us)
                else created_us.astype(float))
-    as_of_us = snaps["as_of"].to_numpy("datetime64[us]").astype(np.int64)
     age = (as_of_us - created) / 86_400e6
     columns["as_of_epoch"] = (snaps["as_of"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds() \
         .to_numpy()

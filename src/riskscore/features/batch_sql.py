@@ -9,7 +9,6 @@ row, or records *when* a pattern completed so each snapshot can ask "before my a
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from riskscore.features.definitions import (
     AGGREGATES,
@@ -109,7 +108,7 @@ def bank_payout_sql() -> str:
     )"""
 
 
-def drain_sql() -> str:
+def drain_sql(since: str = "TRUE") -> str:
     """Inbound movements that were drained, with when (``drain_s``): the first later
     movement within ``DRAIN_HOURS`` that took the running balance to at most
     ``DRAIN_FLOOR`` of the balance right after the inbound one.
@@ -118,17 +117,28 @@ def drain_sql() -> str:
     (a superset: it may include same-time rows ordered before); the exact first drain is
     then found by an equi-join on the account and 48-hour buckets, so the pairs compared
     are bounded by the rows of two buckets instead of every row of the account. Only
-    accounts with a large inbound movement are sequenced at all.
+    accounts with a large inbound movement are sequenced at all, and only the rows that
+    match ``since`` (a condition on ``ts`` that every later row also meets, see
+    ``since_sql``): earlier rows only add their sum to an opening balance.
     """
     inbound = ", ".join(_literal(t) for t in INBOUND_TYPES)
     span = DRAIN_HOURS * HOUR_US
     return f"""
+    mv_drain_accounts AS (
+        SELECT DISTINCT account_id FROM movements
+        WHERE type IN ({inbound}) AND amount >= {DRAIN_MIN_AMOUNT} AND {since}
+    ),
+    mv_opening AS (
+        SELECT account_id, sum(signed_amount) AS opening FROM mv
+        WHERE NOT ({since}) AND account_id IN (SELECT account_id FROM mv_drain_accounts)
+        GROUP BY account_id
+    ),
     mv_seq AS (
         SELECT account_id, ts, type, amount, epoch_us(ts) AS us,
-               sum(signed_amount) OVER w AS balance, row_number() OVER w AS rn
-        FROM mv
-        WHERE account_id IN (SELECT account_id FROM movements WHERE type IN ({inbound})
-                             AND amount >= {DRAIN_MIN_AMOUNT})
+               coalesce(o.opening, 0) + sum(signed_amount) OVER w AS balance,
+               row_number() OVER w AS rn
+        FROM mv LEFT JOIN mv_opening o USING (account_id)
+        WHERE {since} AND account_id IN (SELECT account_id FROM mv_drain_accounts)
         WINDOW w AS (PARTITION BY account_id ORDER BY ts, movement_id
                      ROWS UNBOUNDED PRECEDING)
     ),
@@ -151,21 +161,32 @@ def drain_sql() -> str:
     )"""
 
 
-def enriched_logins_sql(has_sessions: bool, has_ip_country: bool = True) -> str:
-    """Logins flagged new-device / new-IP (first sighting on the account) and foreign-IP."""
-    signup_devices = ("SELECT account_id, device_id, completed_at AS ts FROM signup_sessions "
-                      "UNION ALL " if has_sessions else "")
-    signup_ips = ("SELECT account_id, ip, completed_at AS ts FROM signup_sessions UNION ALL "
-                  if has_sessions else "")
+def first_use_sql(has_logins: bool, has_sessions: bool) -> list[str]:
+    """Statements creating tables ``device_first(account_id, device_id, first_ts,
+    first_ok_ts)`` and ``ip_first(account_id, ip, ...)``: when each account's signup or
+    logins first used each device and IP (``first_ok_ts``: by a successful login). One
+    pass over the logins serves new-device and new-IP logins, changes from a new device
+    and the identity links. None without logins and signup sessions."""
+    out = []
+    for table, key in (("device_first", "device_id"), ("ip_first", "ip")):
+        sources = []
+        if has_sessions:
+            sources.append(f"SELECT account_id, {key}, completed_at AS ts, FALSE AS ok "
+                           "FROM signup_sessions")
+        if has_logins:
+            sources.append(f"SELECT account_id, {key}, ts, success AS ok FROM logins")
+        if sources:
+            out.append(f"""CREATE OR REPLACE TEMP TABLE {table} AS
+                SELECT account_id, {key}, min(ts) AS first_ts,
+                       min(ts) FILTER (WHERE ok) AS first_ok_ts
+                FROM ({' UNION ALL '.join(sources)}) GROUP BY ALL""")
+    return out
+
+
+def enriched_logins_sql(has_ip_country: bool = True) -> str:
+    """Logins flagged new-device / new-IP (first sighting on the account, tables of
+    ``first_use_sql``) and foreign-IP."""
     return f"""
-    device_first AS (
-        SELECT account_id, device_id, min(ts) AS first_ts FROM (
-            {signup_devices}SELECT account_id, device_id, ts FROM logins) GROUP BY ALL
-    ),
-    ip_first AS (
-        SELECT account_id, ip, min(ts) AS first_ts FROM (
-            {signup_ips}SELECT account_id, ip, ts FROM logins) GROUP BY ALL
-    ),
     lg AS (
         SELECT l.*, l.ts <= df.first_ts AS new_device, l.ts <= ipf.first_ts AS new_ip,
                {"(l.ip_country IS NOT NULL AND l.ip_country <> a.country)" if has_ip_country
@@ -178,14 +199,10 @@ def enriched_logins_sql(has_sessions: bool, has_ip_country: bool = True) -> str:
 
 
 def enriched_changes_sql(has_logins: bool, has_sessions: bool) -> str:
-    """Changes flagged when made from a device first seen less than a day before."""
-    sources = []
-    if has_sessions:
-        sources.append("SELECT account_id, device_id, completed_at AS ts FROM signup_sessions")
-    if has_logins:
-        sources.append("SELECT account_id, device_id, ts FROM logins")
-    first = (f"SELECT account_id, device_id, min(ts) AS first_ts FROM ("
-             f"{' UNION ALL '.join(sources)}) GROUP BY ALL" if sources else
+    """Changes flagged when made from a device first seen (table ``device_first`` of
+    ``first_use_sql``) less than a day before."""
+    first = ("SELECT account_id, device_id, first_ts FROM device_first"
+             if has_logins or has_sessions else
              "SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS device_id, "
              "NULL::TIMESTAMPTZ AS first_ts WHERE FALSE")
     return f"""
@@ -197,14 +214,37 @@ def enriched_changes_sql(has_logins: bool, has_sessions: bool) -> str:
     )"""
 
 
-def snapshot_aggregate_sql(source: str, aggs: list[Agg]) -> str:
-    """One row per snapshot with the aggregates of ``source`` rows before its as-of."""
+def max_window(aggs: list[Agg]) -> int | None:
+    """The longest window of ``aggs`` in days; None when one of them spans all history."""
+    if not aggs or any(a.window is None for a in aggs):
+        return None
+    return max(a.window for a in aggs if a.window is not None)
+
+
+def since_sql(column: str, window: int | None, earliest_as_of: str | None) -> str:
+    """A condition keeping the rows of ``column`` that can fall in a ``window``-day window
+    before the earliest as-of time (a SQL timestamp literal): a day of margin, the exact
+    window is the aggregates' own filter. TRUE without a window."""
+    if window is None or earliest_as_of is None:
+        return "TRUE"
+    return f"{column} >= {earliest_as_of}::TIMESTAMPTZ - INTERVAL {window + 1} DAY"
+
+
+def snapshot_aggregate_sql(source: str, aggs: list[Agg],
+                           earliest_as_of: str | None = None) -> str:
+    """One row per snapshot with the aggregates of ``source`` rows before its as-of. When
+    every aggregate is windowed, only rows that can fall in the longest window are joined
+    (``earliest_as_of``: the earliest as-of time, a SQL timestamp literal)."""
     columns = ",\n        ".join(aggregate_sql(a) for a in aggs)
+    window = max_window(aggs)
+    near = "" if window is None else f" AND r.ts >= s.as_of - INTERVAL {window + 1} DAY"
     return f"""
     , x AS (
         SELECT s.snapshot_id, epoch(s.as_of) AS as_of_s, epoch(s.as_of) - epoch(r.ts) AS age_s,
                r.*
-        FROM snapshots s LEFT JOIN {source} r ON r.account_id = s.account_id AND r.ts < s.as_of
+        FROM snapshots s LEFT JOIN (SELECT * FROM {source} WHERE {since_sql(
+            'ts', window, earliest_as_of)}) r
+          ON r.account_id = s.account_id AND r.ts < s.as_of{near}
     )
     SELECT x.snapshot_id,
         {columns}
@@ -219,31 +259,54 @@ def is_flow(agg: Agg) -> bool:
             and (agg.fn == "count" or (agg.fn == "sum" and agg.value == "amount")))
 
 
-def flow_columns(buckets: pd.DataFrame, n_snapshots: int) -> dict[str, np.ndarray]:
-    """Flow features from ``flow_bucket_sql`` rows: cumulative over age buckets."""
+def is_total(agg: Agg) -> bool:
+    """A movement count or sum over all history and every row (the balance): summed over
+    the buckets of ``flow_bucket_sql``, which already join every movement."""
+    return (agg.table == "movements" and agg.window is None and not agg.where
+            and agg.fn in ("count", "sum"))
+
+
+def bucketed(agg: Agg) -> bool:
+    """Computed from ``flow_bucket_sql`` rows (see ``flow_columns``)."""
+    return is_flow(agg) or is_total(agg)
+
+
+def flow_columns(buckets: dict[str, np.ndarray], n_snapshots: int,
+                 totals: list[Agg]) -> dict[str, np.ndarray]:
+    """Flow features and ``totals`` from ``flow_bucket_sql`` rows (NumPy columns): sums
+    over age buckets. Each bucket holds an exact integer sum, far below 2**53, so adding
+    them in float64 is exact."""
     out: dict[str, np.ndarray] = {}
-    snap = buckets["snapshot_id"].to_numpy(np.int64)
-    for t in FLOW_TYPES:
-        of_type = buckets["type"].to_numpy(object) == t
+    snap = buckets["snapshot_id"].astype(np.int64)
+    code, bucket = buckets["type_code"], buckets["bucket"]
+    for i, t in enumerate(FLOW_TYPES):
+        of_type = code == i
         for w in WINDOWS:
-            rows = of_type & (buckets["bucket"].to_numpy() > 0) & (buckets["bucket"].to_numpy()
-                                                                  <= w)
+            rows = of_type & (bucket > 0) & (bucket <= w)
             for name, col in ((f"{t}_count_{w}d", "n"), (f"{t}_sum_{w}d", "amount")):
-                weights = buckets[col].to_numpy(float)[rows]
-                out[name] = np.bincount(snap[rows], weights=weights,
+                out[name] = np.bincount(snap[rows], weights=buckets[col][rows].astype(float),
                                         minlength=n_snapshots).astype(float)
+    for agg in totals:
+        out[agg.name] = np.bincount(snap, weights=buckets[agg.name].astype(float),
+                                    minlength=n_snapshots).astype(float)
     return out
 
 
-def flow_bucket_sql() -> str:
-    """Counts and amounts per snapshot, movement type and age bucket; the flow features
-    are cumulative sums over buckets (see ``flow_columns``)."""
+def flow_bucket_sql(totals: list[Agg], has_status: bool = True) -> str:
+    """Counts and amounts per snapshot, movement type (``type_code``: position in
+    ``FLOW_TYPES``, -1 other) and age bucket, with the per-bucket parts of ``totals``; the
+    features are sums over buckets (see ``flow_columns``)."""
     cases = " ".join(f"WHEN age_s <= {w * 86_400} THEN {w}" for w in WINDOWS)
+    codes = " ".join(f"WHEN {_literal(t)} THEN {i}" for i, t in enumerate(FLOW_TYPES))
+    parts = "".join(f", CAST({'count(*)' if a.fn == 'count' else f'sum({a.value})'} AS DOUBLE)"
+                    f" AS {a.name}" for a in totals)
     return f"""
-    SELECT snapshot_id, type, CASE {cases} ELSE 0 END AS bucket, count(*) AS n,
-           sum(amount) AS amount
-    FROM (SELECT s.snapshot_id, m.type, m.amount, epoch(s.as_of) - epoch(m.ts) AS age_s
-          FROM snapshots s JOIN movements m ON m.account_id = s.account_id AND m.ts < s.as_of)
+    WITH {movement_rows_sql(has_status)}
+    SELECT snapshot_id, CASE type {codes} ELSE -1 END AS type_code,
+           CASE {cases} ELSE 0 END AS bucket, count(*) AS n,
+           CAST(sum(amount) AS DOUBLE) AS amount{parts}
+    FROM (SELECT s.snapshot_id, m.*, epoch(s.as_of) - epoch(m.ts) AS age_s
+          FROM snapshots s JOIN mv m ON m.account_id = s.account_id AND m.ts < s.as_of)
     GROUP BY ALL"""
 
 
@@ -261,35 +324,46 @@ def aggregates_for(table: str, available: set[str]) -> list[Agg]:
     return out
 
 
-def activity_sql(available: set[str], tables: set[str]) -> dict[str, str]:
+def activity_sql(available: set[str], tables: set[str],
+                 earliest_as_of: str | None = None) -> dict[str, str]:
     """SQL per row source: ``{name: query}``, each giving one row per snapshot with the
-    aggregates of that source other than the flow ones (``flow_bucket_sql``). Movements
-    are split into the plain rows and the side tables of ``SIDE_FLAGS``."""
+    aggregates of that source other than the bucketed ones (``flow_bucket_sql``).
+    Movements are split into the plain rows and the side tables of ``SIDE_FLAGS``.
+    ``earliest_as_of``: see :func:`snapshot_aggregate_sql`."""
     queries = {}
     has_changes, has_logins = "changes" in tables, "logins" in tables
     has_sessions = "signup_sessions" in tables
-    movement_aggs = [a for a in aggregates_for("movements", available) if not is_flow(a)]
+    movement_aggs = [a for a in aggregates_for("movements", available) if not bucketed(a)]
     has_status = "movements.status" in available
     plain = [a for a in movement_aggs if side_flag(a) is None]
     queries["movements"] = (f"WITH {movement_rows_sql(has_status)}"
-                            + snapshot_aggregate_sql("mv", plain))
+                            + snapshot_aggregate_sql("mv", plain, earliest_as_of))
     drained = [a for a in movement_aggs if side_flag(a) == "drained"]
     if drained:
-        queries["movements:drained"] = (f"WITH {movement_rows_sql(has_status)}, {drain_sql()}"
-                                        + snapshot_aggregate_sql("mv_drained", drained))
+        since = since_sql("ts", max_window(drained), earliest_as_of)
+        queries["movements:drained"] = (f"WITH {movement_rows_sql(has_status)}, "
+                                        f"{drain_sql(since)}"
+                                        + snapshot_aggregate_sql("mv_drained", drained,
+                                                                 earliest_as_of))
     after_change = [a for a in movement_aggs if side_flag(a) == "after_bank_change"]
     if after_change:
         side = (f"WITH {bank_payout_sql()}" if has_changes else
                 "WITH mv_bank_payout AS (SELECT account_id, ts, type, amount FROM movements "
                 "WHERE FALSE)")
-        queries["movements:bank_payout"] = side + snapshot_aggregate_sql("mv_bank_payout",
-                                                                        after_change)
+        queries["movements:bank_payout"] = side + snapshot_aggregate_sql(
+            "mv_bank_payout", after_change, earliest_as_of)
     if has_logins:
-        lg = enriched_logins_sql(has_sessions, "logins.ip_country" in available)
-        queries["logins"] = (f"WITH {lg}"
-                             + snapshot_aggregate_sql("lg", aggregates_for("logins", available)))
+        lg = enriched_logins_sql("logins.ip_country" in available)
+        queries["logins"] = (f"WITH {lg}" + snapshot_aggregate_sql(
+            "lg", aggregates_for("logins", available), earliest_as_of))
     if has_changes:
         queries["changes"] = (f"WITH {enriched_changes_sql(has_logins, has_sessions)}"
                               + snapshot_aggregate_sql("ch", aggregates_for("changes",
-                                                                            available)))
+                                                                            available),
+                                                       earliest_as_of))
     return queries
+
+
+def totals_for(available: set[str]) -> list[Agg]:
+    """The all-history movement totals computed in the bucket pass (``is_total``)."""
+    return [a for a in aggregates_for("movements", available) if is_total(a)]

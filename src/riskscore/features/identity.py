@@ -80,6 +80,10 @@ def create_identity(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
     todo = con.execute("SELECT a.* FROM accounts a ANTI JOIN app_cached c USING (account_id)"
                        if cached else "SELECT * FROM accounts").df()
     log.info("computing application features for %d accounts", len(todo))
+    if cached and not len(todo):  # nothing new: the cached rows are the table, no copy
+        con.execute("DROP TABLE IF EXISTS identity")
+        con.execute("ALTER TABLE app_cached RENAME TO identity")
+        return 0
     sessions = con.execute("SELECT s.* FROM signup_sessions s SEMI JOIN todo USING "
                            "(account_id)").df() if has_sessions else None
     con.register("app_fresh", _compute(todo, sessions, hasher))

@@ -14,6 +14,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse import csgraph
 
 from riskscore.features.identity import ID_COLUMNS, change_identifiers
 from riskscore.store.hashing import IdentifierHasher
@@ -48,9 +50,14 @@ VELOCITY_FEATURES: dict[str, str] = {
 def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
                       tables: set[str], cache: Path | None = None,
                       has_new_values: bool = True) -> None:
-    """Create table ``ident(account_id, kind, value, first_seen, onboarding)`` on ``con``:
-    when each account first used each identifier. Table ``identity`` on ``con`` holds the
-    hashed application identifiers per account (:func:`identity.create_identity`);
+    """Create table ``ident(aid, kind, h, first_seen, onboarding)`` on ``con``: when each
+    account (``aid`` of table ``account_keys``) first used each identifier, the identifier
+    as a 64-bit hash ``h`` of its kind and normalised value (joins and group-bys on integers
+    instead of 64-character hashes; a false link needs a 64-bit collision among the ~10M
+    values of a million accounts, odds of a few in a million). Table ``identity`` on
+    ``con`` holds the hashed application identifiers per account
+    (:func:`identity.create_identity`), tables ``device_first`` and ``ip_first`` the
+    logins' first uses (``batch_sql.first_use_sql``, when ``tables`` has logins);
     ``cache``: see :func:`identity.change_identifiers`; ``has_new_values``:
     ``changes.new_value`` is present."""
     sources = [f"SELECT account_id, '{kind}' AS kind, id_{kind} AS value, created_at AS ts, "
@@ -61,12 +68,16 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
                     "signup_sessions"]
     # Failed logins link nothing: one credential-stuffing device would tie all its victims.
     # Each account uses few devices and IPs many times: reduce to first uses before the union.
-    for table, where in (("logins", " WHERE success"), ("changes", "")):
-        if table in tables:
-            sources += [f"SELECT account_id, 'device', device_id, min(ts), FALSE FROM {table}"
-                        f"{where} GROUP BY account_id, device_id",
-                        f"SELECT account_id, 'ip', ip, min(ts), FALSE FROM {table}{where} "
-                        "GROUP BY account_id, ip"]
+    if "logins" in tables:  # first uses by successful logins: tables of first_use_sql
+        sources += ["SELECT account_id, 'device', device_id, first_ok_ts, FALSE FROM "
+                    "device_first WHERE first_ok_ts IS NOT NULL",
+                    "SELECT account_id, 'ip', ip, first_ok_ts, FALSE FROM ip_first WHERE "
+                    "first_ok_ts IS NOT NULL"]
+    if "changes" in tables:
+        sources += ["SELECT account_id, 'device', device_id, min(ts), FALSE FROM changes "
+                    "GROUP BY account_id, device_id",
+                    "SELECT account_id, 'ip', ip, min(ts), FALSE FROM changes GROUP BY "
+                    "account_id, ip"]
     if "changes" in tables and has_new_values:
         ch = con.execute("""SELECT c.account_id, c.change_type, c.new_value, a.country, c.ts
                             FROM changes c JOIN accounts a USING (account_id)
@@ -79,53 +90,77 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
         sources.append("SELECT account_id, kind, value, ts, FALSE FROM changed_ids")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE ident AS
-        SELECT account_id, kind,
-               CASE WHEN kind IN ('device', 'ip') THEN regexp_replace(value, '\\s+', '', 'g')
-                    ELSE value END AS value,
-               min(ts) AS first_seen, bool_or(onboarding) AS onboarding
-        FROM ({' UNION ALL '.join(sources)}) WHERE value IS NOT NULL GROUP BY ALL""")
+        SELECT k.aid, u.kind, u.h, u.first_seen, u.onboarding FROM (
+            SELECT account_id, kind,
+                   hash(kind, CASE WHEN kind IN ('device', 'ip')
+                                   THEN regexp_replace(value, '\\s+', '', 'g')
+                                   ELSE value END) AS h,
+                   min(ts) AS first_seen, bool_or(onboarding) AS onboarding
+            FROM ({' UNION ALL '.join(sources)}) WHERE value IS NOT NULL GROUP BY ALL) u
+        JOIN account_keys k USING (account_id)""")
+
+
+def create_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Create tables ``account_keys(account_id, aid)`` (a dense integer per account of view
+    ``accounts``) and ``snapshot_keys(snapshot_id, aid, as_of)`` (table ``snapshots``; aid
+    NULL for an unknown account), so the link stage joins and groups on integers."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE account_keys AS
+                   SELECT account_id, CAST(row_number() OVER () - 1 AS INTEGER) AS aid
+                   FROM accounts""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE snapshot_keys AS
+                   SELECT s.snapshot_id, k.aid, s.as_of
+                   FROM snapshots s LEFT JOIN account_keys k USING (account_id)""")
 
 
 def duplicate_features(con: duckdb.DuckDBPyConnection, has_labels: bool) -> pd.DataFrame:
-    """``shared_<kind>`` and ``fraud_shared_<kind>`` per snapshot (tables ``snapshots``,
-    ``ident`` and optionally ``labels`` registered on ``con``)."""
-    known = ("LEFT JOIN labels l ON l.account_id = j.account_id" if has_labels else "")
+    """``shared_<kind>`` and ``fraud_shared_<kind>`` per snapshot, indexed by
+    ``snapshot_id`` (tables ``snapshot_keys``, ``ident``, ``account_keys`` and optionally
+    ``labels`` on ``con``)."""
+    known = ("LEFT JOIN (SELECT k.aid, l.label_known_at FROM labels l JOIN account_keys k "
+             "USING (account_id)) l ON l.aid = j.aid" if has_labels else "")
     known_col = "l.label_known_at < o.as_of" if has_labels else "FALSE"
-    long = con.execute(f"""
+    counts = ", ".join(
+        f"coalesce(count(*) FILTER (WHERE kind = '{k}'{extra}), 0)::DOUBLE AS {prefix}{k}"
+        for k in LINK_KINDS for prefix, extra in (("shared_", ""),
+                                                  ("fraud_shared_", " AND fraud")))
+    names = [f"{prefix}{k}" for k in LINK_KINDS for prefix in ("shared_", "fraud_shared_")]
+    # One row per snapshot, kind and other account (an account sharing two devices with
+    # this one counts once), then one row per snapshot.
+    frame = con.execute(f"""
         WITH own AS (
-            SELECT s.snapshot_id, s.account_id, s.as_of, i.kind, i.value
-            FROM snapshots s JOIN ident i ON i.account_id = s.account_id
+            SELECT s.snapshot_id, s.aid, s.as_of, i.kind, i.h
+            FROM snapshot_keys s JOIN ident i ON i.aid = s.aid
              AND (i.first_seen < s.as_of OR (i.onboarding AND i.first_seen <= s.as_of))
-        )
-        SELECT o.snapshot_id, o.kind, count(DISTINCT j.account_id) AS shared,
-               count(DISTINCT j.account_id) FILTER (WHERE {known_col}) AS fraud
-        FROM own o JOIN ident j ON j.kind = o.kind AND j.value = o.value
-         AND j.account_id <> o.account_id AND j.first_seen < o.as_of
-        {known}
-        GROUP BY ALL""").df()
-    wide = long.pivot(index="snapshot_id", columns="kind", values=["shared", "fraud"])
-    out = pd.DataFrame(index=pd.Index(con.execute("SELECT snapshot_id FROM snapshots").df()
-                                      ["snapshot_id"], name="snapshot_id"))
-    for kind in LINK_KINDS:
-        for stat, prefix in (("shared", "shared_"), ("fraud", "fraud_shared_")):
-            col = wide[(stat, kind)] if (stat, kind) in wide.columns else None
-            out[prefix + kind] = 0.0 if col is None else col.reindex(out.index).fillna(0.0)
-    return out.astype("float64")
+        ),
+        pairs AS (
+            SELECT o.snapshot_id, o.kind, j.aid, bool_or({known_col}) AS fraud
+            FROM own o JOIN ident j ON j.h = o.h AND j.kind = o.kind
+             AND j.aid <> o.aid AND j.first_seen < o.as_of
+            {known}
+            GROUP BY ALL
+        ),
+        wide AS (SELECT snapshot_id, {counts} FROM pairs GROUP BY snapshot_id)
+        SELECT s.snapshot_id, {', '.join(f'coalesce(w.{n}, 0.0) AS {n}' for n in names)}
+        FROM snapshot_keys s LEFT JOIN wide w USING (snapshot_id)""").df()
+    return frame.set_index("snapshot_id")[[f"{p}{k}" for p in ("shared_", "fraud_shared_")
+                                           for k in LINK_KINDS]].astype("float64")
 
 
 class _Clusters:
-    """Union-find over accounts and identifiers, with sizes and known-fraud counts."""
+    """Union-find over integer nodes (accounts are ``0 .. n_accounts - 1``, identifiers
+    above), with account counts and known-fraud counts per root."""
 
-    def __init__(self) -> None:
-        self.parent: dict[object, object] = {}
-        self.size: dict[object, int] = {}
-        self.fraud: dict[object, int] = {}
+    def __init__(self, n_accounts: int) -> None:
+        self.n_accounts = n_accounts
+        self.parent: dict[int, int] = {}
+        self.size: dict[int, int] = {}
+        self.fraud: dict[int, int] = {}
 
-    def find(self, x: object) -> object:
+    def find(self, x: int) -> int:
         parent = self.parent
         if x not in parent:
             parent[x] = x
-            self.size[x] = 1 if isinstance(x, str) else 0  # accounts count, identifiers don't
+            self.size[x] = 1 if x < self.n_accounts else 0  # accounts count, identifiers don't
             self.fraud[x] = 0
             return x
         root = x
@@ -135,7 +170,7 @@ class _Clusters:
             parent[x], x = root, parent[x]
         return root
 
-    def union(self, a: object, b: object) -> None:
+    def union(self, a: int, b: int) -> None:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return
@@ -146,66 +181,110 @@ class _Clusters:
         self.fraud[ra] += self.fraud[rb]
 
 
-def shared_links(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Rows of ``ident`` of the cluster kinds whose value more than one account used."""
+def shared_links(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
+    """Rows of ``ident`` of the cluster kinds whose value more than one account used, as
+    arrays: ``aid``, ``h``, ``first_us`` (epoch microseconds) and ``onboarding``."""
     kinds = ", ".join(f"'{k}'" for k in CLUSTER_KINDS)
-    return con.execute(f"""
-        SELECT i.account_id, i.kind, i.value, i.first_seen, i.onboarding FROM ident i
-        JOIN (SELECT kind, value FROM ident WHERE kind IN ({kinds}) GROUP BY ALL
-              HAVING count(DISTINCT account_id) > 1) USING (kind, value)""").df()
+    got = con.execute(f"""
+        SELECT i.aid, i.h, epoch_us(i.first_seen) AS first_us, i.onboarding FROM ident i
+        JOIN (SELECT h FROM ident WHERE kind IN ({kinds}) GROUP BY h
+              HAVING count(DISTINCT aid) > 1) USING (h)
+        WHERE i.kind IN ({kinds})""").fetchnumpy()
+    return {"aid": got["aid"].astype(np.int64), "h": got["h"].astype(np.uint64),
+            "first_us": got["first_us"].astype(np.int64),
+            "onboarding": got["onboarding"].astype(bool)}
 
 
-def cluster_features(links: pd.DataFrame, snapshots: pd.DataFrame,
-                     known_at: pd.Series) -> pd.DataFrame:
-    """Linked-cluster size and known-fraud members per snapshot, by replaying identifier
-    first-uses and fraud discoveries in time order (only identifiers ever shared matter).
+def cluster_features(links: dict[str, np.ndarray], snap_aid: np.ndarray,
+                     as_of_us: np.ndarray, known_us: np.ndarray) -> dict[str, np.ndarray]:
+    """Linked-cluster size and known-fraud members per snapshot (``snap_aid``: account key
+    per snapshot, -1 unknown; ``as_of_us``: its as-of time; ``known_us``: when each
+    account's fraud became known, per ``aid``, NaN never).
 
     As everywhere, a snapshot sees what happened strictly before its as-of time, plus the
-    account's own application identifiers.
+    account's own application identifiers. One as-of time for all snapshots (a portfolio
+    run) is answered by connected components; otherwise by :func:`replay_clusters`.
     """
-    out = pd.DataFrame({"cluster_size": 1.0, "cluster_known_fraud": 0.0},
-                       index=snapshots["snapshot_id"])
-    involved = set(links["account_id"])
-    queries = snapshots[snapshots["account_id"].isin(involved)]
-    if queries.empty:
-        return out
-    known = known_at.dropna()
-    known = known[known.index.isin(involved)]
-    # At equal times queries come first: what happens at t is not visible at t.
-    events = pd.concat([
-        pd.DataFrame({"t": queries["as_of"].to_numpy(), "order": 0,
-                      "account_id": queries["account_id"].to_numpy(),
-                      "item": queries["snapshot_id"].to_numpy()}),
-        pd.DataFrame({"t": known.to_numpy(), "order": 1, "account_id": known.index,
-                      "item": None}),
-        pd.DataFrame({"t": links["first_seen"].to_numpy(), "order": 2,
-                      "account_id": links["account_id"].to_numpy(),
-                      "item": list(zip(links["kind"], links["value"], strict=True))}),
-    ], ignore_index=True).sort_values(["t", "order"], kind="stable")
-    own = links[links["onboarding"]]
-    application: dict[str, list[tuple[str, str]]] = {}
-    for account, kind, value in zip(own["account_id"], own["kind"], own["value"], strict=True):
-        application.setdefault(account, []).append((kind, value))
-    uf = _Clusters()
-    known_before: set[str] = set()
-    rows, sizes, frauds = [], [], []
-    for order, account, item in zip(events["order"], events["account_id"], events["item"],
-                                    strict=True):
-        if order == 2:
-            uf.union(account, item)
-        elif order == 1:
-            known_before.add(account)
-            uf.fraud[uf.find(account)] += 1
+    if len(snap_aid) and (as_of_us == as_of_us[0]).all():
+        found = component_clusters(links, snap_aid, int(as_of_us[0]), known_us)
+        if found is not None:
+            return found
+    return replay_clusters(links, snap_aid, as_of_us, known_us)
+
+
+def component_clusters(links: dict[str, np.ndarray], snap_aid: np.ndarray, as_of_us: int,
+                       known_us: np.ndarray) -> dict[str, np.ndarray] | None:
+    """:func:`replay_clusters` when every snapshot has the same as-of time: the connected
+    components of the graph of accounts and the identifiers they first used before then,
+    with the accounts known to be fraudulent before then counted per component. None when
+    a snapshot's account has application identifiers first used at or after the as-of
+    time (the replay adds those at query time, in snapshot order: it answers that case)."""
+    n_accounts = len(known_us)
+    late = links["onboarding"] & (links["first_us"] >= as_of_us)
+    if late.any() and np.isin(links["aid"][late], snap_aid).any():
+        return None
+    before = links["first_us"] < as_of_us
+    values, value_index = np.unique(links["h"][before], return_inverse=True)
+    n_nodes = n_accounts + len(values)
+    graph = sparse.coo_matrix((np.ones(int(before.sum()), np.int8),
+                               (links["aid"][before], n_accounts + value_index)),
+                              shape=(n_nodes, n_nodes))
+    _, label = csgraph.connected_components(graph, directed=False)
+    account_label = label[:n_accounts]
+    fraud = (known_us < as_of_us).astype(np.int64)  # NaN compares False: never known
+    sizes = np.bincount(account_label)
+    frauds = np.bincount(account_label, weights=fraud)
+    known = snap_aid >= 0
+    aid = np.where(known, snap_aid, 0)
+    return {"cluster_size": np.where(known, np.minimum(sizes[account_label[aid]], CLUSTER_MAX),
+                                     1.0).astype(float),
+            "cluster_known_fraud": np.where(known, frauds[account_label[aid]] - fraud[aid],
+                                            0.0).astype(float)}
+
+
+def replay_clusters(links: dict[str, np.ndarray], snap_aid: np.ndarray,
+                    as_of_us: np.ndarray, known_us: np.ndarray) -> dict[str, np.ndarray]:
+    """Cluster features (see :func:`cluster_features`) for any as-of times, by replaying
+    identifier first-uses and fraud discoveries in time order (only identifiers ever
+    shared matter). At equal times queries come first: what happens at t is not visible
+    at t."""
+    n_accounts = len(known_us)
+    sizes = np.ones(len(snap_aid))
+    frauds = np.zeros(len(snap_aid))
+    involved = np.zeros(n_accounts, bool)
+    involved[links["aid"]] = True
+    queries = np.flatnonzero((snap_aid >= 0) & involved[np.maximum(snap_aid, 0)])
+    if not len(queries):
+        return {"cluster_size": sizes, "cluster_known_fraud": frauds}
+    known = np.flatnonzero(~np.isnan(known_us) & involved)
+    _, value_index = np.unique(links["h"], return_inverse=True)
+    nodes = n_accounts + value_index
+    t = np.concatenate([as_of_us[queries].astype(float), known_us[known],
+                        links["first_us"].astype(float)])
+    order = np.repeat([0, 1, 2], [len(queries), len(known), len(nodes)])
+    account = np.concatenate([snap_aid[queries], known, links["aid"]])
+    item = np.concatenate([queries, np.zeros(len(known), np.int64), nodes])
+    ranked = np.lexsort((order, t))
+    application: dict[int, list[int]] = {}
+    own = links["onboarding"]
+    for a, node in zip(links["aid"][own].tolist(), nodes[own].tolist(), strict=True):
+        application.setdefault(a, []).append(node)
+    uf = _Clusters(n_accounts)
+    known_before: set[int] = set()
+    for kind, a, x in zip(order[ranked].tolist(), account[ranked].tolist(),
+                          item[ranked].tolist(), strict=True):
+        if kind == 2:
+            uf.union(a, x)
+        elif kind == 1:
+            known_before.add(a)
+            uf.fraud[uf.find(a)] += 1
         else:
-            for node in application.get(account, ()):
-                uf.union(account, node)
-            root = uf.find(account)
-            rows.append(item)
-            sizes.append(min(uf.size[root], CLUSTER_MAX))
-            frauds.append(uf.fraud[root] - (account in known_before))
-    out.loc[rows, "cluster_size"] = np.asarray(sizes, float)
-    out.loc[rows, "cluster_known_fraud"] = np.asarray(frauds, float)
-    return out
+            for node in application.get(a, ()):
+                uf.union(a, node)
+            root = uf.find(a)
+            sizes[x] = min(uf.size[root], CLUSTER_MAX)
+            frauds[x] = uf.fraud[root] - (a in known_before)
+    return {"cluster_size": sizes, "cluster_known_fraud": frauds}
 
 
 def velocity_features(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
