@@ -64,7 +64,7 @@ class Settings(BaseSettings):
         0.5, gt=0, description="The scoring service checkpoints a SQLite store's WAL from a "
         "background thread this often, so commits on the request path do not.")
     sqlite_checkpoint_bound_pages: int = Field(
-        20_000, ge=1000, description="WAL size (pages) past which a commit of the scoring "
+        10_000, ge=1000, description="WAL size (pages) past which a commit of the scoring "
         "service checkpoints anyway, should the background thread fall behind.")
 
     policy_path: Path = Field(
