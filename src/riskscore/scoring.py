@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskscore.contracts import Application, Decision
@@ -31,7 +31,7 @@ from riskscore.store.engine import make_engine, session_factory
 from riskscore.store.hashing import IdentifierHasher
 from riskscore.store.models import Decision as DecisionRow
 from riskscore.store.models import table_of
-from riskscore.store.record import record_application
+from riskscore.store.record import insert_rows, record_application
 
 log = logging.getLogger(__name__)
 Features = Mapping[str, float]
@@ -163,7 +163,7 @@ class Scorer:
             decisions = [d.model_copy(update={"shadow": shadow}) for d, shadow in
                          zip(decisions, self._shadow(rows), strict=True)]
         now = datetime.now(UTC)
-        session.connection().execute(insert(table_of(DecisionRow)), [{
+        insert_rows(session.connection(), table_of(DecisionRow), [{
             "decision_id": d.decision_id, "account_id": a, "created_at": now, "actor": actor,
             "inputs_hash": inputs_hash(a, f), "score": d.score, "action": str(d.action),
             "delay_days": d.delay_days,

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     cluster_max_size: int = Field(
         500, ge=1, description="Largest linked-account cluster the store explores for one account."
     )
+    sqlite_checkpoint_seconds: float = Field(
+        0.5, gt=0, description="The scoring service checkpoints a SQLite store's WAL from a "
+        "background thread this often, so commits on the request path do not.")
+    sqlite_checkpoint_bound_pages: int = Field(
+        10_000, ge=1000, description="WAL size (pages) past which a commit of the scoring "
+        "service checkpoints anyway, should the background thread fall behind.")
 
     policy_path: Path = Field(
         Path(__file__).resolve().parent / "policy" / "default.yaml",

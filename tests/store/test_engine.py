@@ -1,7 +1,10 @@
+import time
+
 import pytest
 from sqlalchemy import text
 
 from riskscore.store import InvalidData, make_engine, session_factory
+from riskscore.store.engine import checkpoint_in_background
 
 
 def test_sqlite_engine_creates_parent_dir_and_sets_pragmas(tmp_path):
@@ -33,3 +36,37 @@ def test_other_databases_are_refused_without_showing_the_password():
     with pytest.raises(InvalidData, match="mysql.*runs on sqlite or postgresql") as info:
         make_engine("mysql://user:secret@localhost/db")
     assert "secret" not in str(info.value)
+
+
+def _wal_sizes(tmp_path, name, background):
+    """WAL file size after a batch of writes, then after a pause and the same batch again."""
+    engine = make_engine(f"sqlite:///{tmp_path / name}")
+    stop = checkpoint_in_background(engine, 0.01, 100_000) if background else None
+    sizes = []
+    with engine.begin() as conn:
+        if not background:  # the same bound, without the thread
+            conn.execute(text("PRAGMA wal_autocheckpoint=100000"))
+        conn.execute(text("CREATE TABLE t (x TEXT)"))
+        pages = conn.execute(text("PRAGMA wal_autocheckpoint")).scalar()
+    for _ in range(2):
+        for i in range(100):
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": f"{i:04d}" * 500})
+        sizes.append((tmp_path / f"{name}-wal").stat().st_size)
+        time.sleep(0.5)  # the background thread checkpoints everything written
+    if stop is not None:
+        stop.set()
+    engine.dispose()
+    return sizes, pages
+
+
+def test_background_checkpoints_recycle_the_wal_without_the_commits_doing_it(tmp_path):
+    (first, second), pages = _wal_sizes(tmp_path, "alone.db", background=False)
+    assert second > 1.5 * first  # nothing checkpointed: the WAL holds both batches
+    (first, second), pages = _wal_sizes(tmp_path, "bg.db", background=True)
+    assert pages == 100_000  # commits on the engine's connections no longer checkpoint
+    assert second < 1.2 * first  # checkpointed in the pause: the second batch reused it
+
+
+def test_background_checkpoints_do_nothing_for_other_stores():
+    assert checkpoint_in_background(make_engine("sqlite://"), 1.0, 1000) is None

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from riskscore.store import (
     AccountNotFound,
@@ -11,6 +11,7 @@ from riskscore.store import (
     InvalidData,
     account_profile,
     mark_known_fraud,
+    record,
     record_application,
     save_onboarding_features,
 )
@@ -83,18 +84,19 @@ def test_invalid_applications_name_the_field(session, raw, hasher, target, field
     assert _total_rows(session) == 0
 
 
-def test_failure_midway_stores_nothing_and_leaves_the_session_usable(session, engine, raw,
-                                                                     hasher):
-    def fail_on_signup(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("INSERT INTO SIGNUPS"):
-            raise RuntimeError("disk full while writing signups")
+def test_failure_midway_stores_nothing_and_leaves_the_session_usable(session, raw, hasher,
+                                                                     monkeypatch):
+    insert_rows = record.insert_rows  # the account and identifiers are written before signups
 
-    event.listen(engine, "before_cursor_execute", fail_on_signup)
-    try:
-        with pytest.raises(RuntimeError, match="disk full"):
-            record_application(session, *_application(raw), hasher=hasher)
-    finally:
-        event.remove(engine, "before_cursor_execute", fail_on_signup)
+    def fail_on_signup(conn, table, rows):
+        if table.name == "signups":
+            raise RuntimeError("disk full while writing signups")
+        insert_rows(conn, table, rows)
+
+    monkeypatch.setattr(record, "insert_rows", fail_on_signup)
+    with pytest.raises(RuntimeError, match="disk full"):
+        record_application(session, *_application(raw), hasher=hasher)
+    monkeypatch.undo()
     record_application(session, *_application(raw, 1), hasher=hasher)
     session.commit()
     assert session.scalars(select(Account.account_id)).all() == ["acct_b"]

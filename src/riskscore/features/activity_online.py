@@ -205,6 +205,47 @@ def evaluate(agg: Agg, table: _Table) -> float:
     return float(np.max(values)) if agg.fn == "max" else float(np.mean(values))
 
 
+def _by_type(agg: Agg) -> str | None:
+    """The movement type of a count, or a sum of ``amount``, over one movement type in a
+    window (the flow aggregates), else ``None``."""
+    if agg.table != "movements" or agg.window is None or len(agg.where) != 1:
+        return None
+    (column, values), = agg.where
+    if column != "type" or len(values) != 1:
+        return None
+    if agg.fn == "count" or (agg.fn == "sum" and agg.value == "amount"):
+        return str(values[0])
+    return None
+
+
+_BY_TYPE: tuple[Agg, ...] = tuple(a for a in AGGREGATES if _by_type(a) is not None)
+_OTHERS: tuple[Agg, ...] = tuple(a for a in AGGREGATES if _by_type(a) is None)
+_BY_TYPE_TYPES: tuple[str, ...] = tuple(str(_by_type(a)) for a in _BY_TYPE)
+_TYPE_CODE: dict[str, int] = {t: i for i, t in enumerate(dict.fromkeys(_BY_TYPE_TYPES))}
+_WINDOWS: tuple[int, ...] = tuple(sorted({int(a.window or 0) for a in _BY_TYPE}))
+
+
+def _by_type_aggregates(table: _Table) -> dict[str, float]:
+    """The by-type aggregates (:func:`_by_type`): the rows of the widest window get a type
+    code once, then two ``bincount`` calls per window give every type's count and sum
+    (amounts add exactly in float64 below 2**53 minor units)."""
+    end, starts = table.end, {w: table.start(w) for w in _WINDOWS}
+    first = min(starts.values())
+    if end <= first:
+        return dict.fromkeys((a.name for a in _BY_TYPE), 0.0)
+    other = len(_TYPE_CODE)
+    codes = np.fromiter((_TYPE_CODE.get(t, other) for t in table.rows["type"][first:end].tolist()),
+                        np.intp, end - first)
+    amount = np.asarray(table.rows["amount"][first:end], np.float64)
+    found = {}
+    for window, lo in starts.items():
+        part = codes[lo - first:]
+        found[window] = (np.bincount(part, minlength=other + 1),
+                         np.bincount(part, amount[lo - first:], minlength=other + 1))
+    return {a.name: float(found[a.window][0 if a.fn == "count" else 1][_TYPE_CODE[t]])
+            for a, t in zip(_BY_TYPE, _BY_TYPE_TYPES, strict=True)}
+
+
 def activity_aggregates(movements: Rows, logins: Rows, changes: Rows,
                         signup: Mapping[str, object] | None, country: str,
                         as_of: datetime) -> dict[str, float]:
@@ -215,4 +256,6 @@ def activity_aggregates(movements: Rows, logins: Rows, changes: Rows,
         "logins": _Table(enrich_logins(logins, signup, country), as_of_us),
         "changes": _Table(enrich_changes(changes, logins, signup), as_of_us),
     }
-    return {a.name: evaluate(a, tables[a.table]) for a in AGGREGATES}
+    found = _by_type_aggregates(tables["movements"])
+    found.update((a.name, evaluate(a, tables[a.table])) for a in _OTHERS)
+    return {a.name: found[a.name] for a in AGGREGATES}

@@ -7,7 +7,8 @@ keyed hashes where the Parquet data has raw identifiers, which compare the same)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -67,24 +68,31 @@ def _link_features(session: Session, hashes: list[HashPair], as_of: datetime,
     return out
 
 
-def _activity(session: Session | None, account_id: str | None, country: str,
+def _activity(events: queries.AccountEventColumns, country: str,
               signup: Mapping[str, Any] | None, created_at: datetime,
               as_of: datetime) -> dict[str, float]:
-    if session is not None and account_id is not None:
-        events = queries.account_event_columns(session, account_id, as_of)
-        movements, logins, changes = events.movements, events.logins, events.changes
-    else:  # a new application has no history yet
-        movements, logins, changes = (
-            {c.name: np.empty(0, np.int64 if c.name == "ts" else object)
-             for c in schema.TABLES[t].columns} for t in ("movements", "logins", "changes"))
-    aggregates = activity_aggregates(movements, logins, changes, dict(signup) if signup else None,
-                                     country, as_of)
+    aggregates = activity_aggregates(events.movements, events.logins, events.changes,
+                                     dict(signup) if signup else None, country, as_of)
     aggregates["as_of_epoch"] = as_of.timestamp()
     age = (as_of - created_at).total_seconds() / 86_400
     derived = apply_derived({k: np.asarray([v], float) for k, v in aggregates.items()},
                             np.asarray([age]))
     return {k: float(v[0]) for k, v in derived.items()
             if k not in HELPER_AGGREGATES and k != "as_of_epoch"}
+
+
+_NO_EVENTS = queries.AccountEventColumns(*(
+    {c.name: np.empty(0, np.int64 if c.name == "ts" else object)
+     for c in schema.TABLES[t].columns} for t in ("movements", "logins", "changes")))
+
+
+@cache
+def new_application_activity() -> dict[str, float]:
+    """Activity features of a new application: no events, age 0. Aggregates over no rows
+    depend on nothing else (counts and sums 0, the rest NaN, ratios 0), so they are
+    evaluated once, by the same code as for any account."""
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    return _activity(_NO_EVENTS, "US", None, epoch, epoch)
 
 
 def application_online_features(session: Session, account: Mapping[str, Any],
@@ -96,7 +104,7 @@ def application_online_features(session: Session, account: Mapping[str, Any],
     cluster = queries.linked_cluster(session, None, as_of, max_size=CLUSTER_MAX,
                                      seed_hashes=hashes)
     features.update(_link_features(session, hashes, as_of, cluster, exclude=None))
-    features.update(_activity(None, None, str(account.get("country")), signup, as_of, as_of))
+    features.update(new_application_activity())
     return features
 
 
@@ -111,6 +119,6 @@ def account_online_features(session: Session, account_id: str,
                                      own_hashes=hashes)
     features.update(_link_features(session, hashes, as_of, cluster, exclude=account_id))
     signup = queries.signup_of(session, account_id)
-    features.update(_activity(session, account_id, profile.country, signup,
-                              profile.created_at, as_of))
+    events = queries.account_event_columns(session, account_id, as_of)
+    features.update(_activity(events, profile.country, signup, profile.created_at, as_of))
     return features

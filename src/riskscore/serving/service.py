@@ -29,6 +29,7 @@ from riskscore.contracts import Application, Decision
 from riskscore.scoring import Scorer
 from riskscore.serving.auth import GuardMiddleware, KeyRing
 from riskscore.settings import get_settings
+from riskscore.store.engine import checkpoint_in_background
 from riskscore.store.errors import AccountNotFound, DuplicateAccount, InvalidData
 
 log = logging.getLogger("riskscore.serving")
@@ -86,6 +87,8 @@ class RiskScore:
             log.exception("could not load the model, policy or store")
             RUNTIME.error = f"{type(exc).__name__}: {exc}"
             return
+        checkpoint_in_background(RUNTIME.scorer.engine, settings.sqlite_checkpoint_seconds,
+                                 settings.sqlite_checkpoint_bound_pages)
         self._wire_stripe(settings)
 
     @staticmethod

@@ -9,6 +9,8 @@ relies on them) and a writer can ask for ``BEGIN IMMEDIATE`` with the execution 
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from riskscore.settings import get_settings
 from riskscore.store.errors import InvalidData
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_BACKENDS: tuple[str, ...] = ("sqlite", "postgresql")
 SQLITE_PRAGMAS: tuple[str, ...] = (
@@ -68,3 +72,39 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     immediate = connection.get_execution_options().get("sqlite_begin_immediate", False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def checkpoint_in_background(engine: Engine, every_seconds: float,
+                             autocheckpoint_pages: int) -> threading.Event | None:
+    """Move a SQLite store's WAL checkpoints off the commit path (for the scoring service).
+
+    SQLite checkpoints from inside the commit that fills the WAL past
+    ``wal_autocheckpoint`` pages (1,000 by default): one write in a few dozen then copies
+    the WAL into the database and syncs it, ~10 ms. Here a daemon thread, on its own
+    connection, runs a PASSIVE checkpoint (it never blocks readers or the writer) every
+    ``every_seconds``, and the engine's connections only checkpoint themselves past
+    ``autocheckpoint_pages``, a bound should the thread fall behind. Returns the event that
+    stops the thread; ``None`` (nothing done) for other databases or in-memory SQLite.
+    """
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+
+    def bound(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint_pages)}")
+
+    event.listen(engine, "connect", bound)
+    engine.dispose()  # connections opened before this get the bound when reopened
+    stop = threading.Event()
+
+    def run() -> None:
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            while not stop.wait(every_seconds):
+                try:
+                    raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # type: ignore[union-attr]
+                except Exception:  # a failed checkpoint is retried next time
+                    log.exception("WAL checkpoint failed")
+
+    threading.Thread(target=run, name="wal-checkpoint", daemon=True).start()
+    return stop

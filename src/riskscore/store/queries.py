@@ -7,13 +7,17 @@ at training time and at serving time.
 
 Speed (budget: p99 ≤ 5 ms for one account among 1M on SQLite): every query is one or a
 few statements served by an index (no per-row round trips), built once at import with
-bind parameters and run on the session's Core connection, because building and caching a
-fresh ORM statement costs several times more than SQLite takes to answer it.
+bind parameters and compiled once per dialect (:class:`_Prepared`). On SQLite they run on
+the DBAPI connection, because SQLAlchemy's per-execution work (parameter processing,
+expanding ``IN`` lists, result rows) costs several times what SQLite takes to answer them;
+lists are bound whole (``json_each`` on SQLite, ``= ANY`` on PostgreSQL), so a statement
+never changes with the length of a list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -28,16 +32,19 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    any_,
     bindparam,
     case,
     cast,
     distinct,
+    exists,
     func,
     or_,
     select,
     type_coerce,
 )
-from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from riskscore import schema
@@ -132,45 +139,122 @@ class AccountEvents:
     changes: pd.DataFrame
 
 
+class _Prepared:
+    """A read statement built once per dialect by ``build(dialect_name)`` and run with plain
+    parameters (lists as lists, timestamps as aware datetimes).
+
+    On SQLite it is compiled once and run on the DBAPI connection inside the session's
+    transaction; result values go through the columns' types (timestamps, JSON) unless
+    ``raw``. Elsewhere it runs on the session's Core connection (its compiled cache holds
+    it: no statement here has an expanding parameter).
+    """
+
+    def __init__(self, build: Callable[[str], Select[Any]], *, raw: bool = False) -> None:
+        self._build = build
+        self._raw = raw
+        self._statements: dict[str, Select[Any]] = {}
+        self._sqlite: tuple[str, tuple[tuple[str, Any], ...], tuple[Any, ...] | None] | None \
+            = None
+
+    def rows(self, session: Session, params: Mapping[str, Any]) -> list[Any]:
+        """The result rows (tuples on SQLite, ``Row`` objects elsewhere)."""
+        conn = session.connection()
+        if conn.dialect.name != "sqlite":
+            return list(conn.execute(self._statement(conn.dialect.name), params))
+        sql, binds, processors = self._sqlite or self._compile_sqlite(conn.dialect)
+        args = [_sqlite_value(params[name] if literal is _REQUIRED else literal)
+                for name, literal in binds]
+        raw = conn.connection.driver_connection
+        rows = raw.execute(sql, args).fetchall()  # type: ignore[union-attr]
+        if processors is None:
+            return rows
+        return [tuple(v if p is None or v is None else p(v) for p, v in zip(processors, row,
+                                                                          strict=True))
+                for row in rows]
+
+    def _statement(self, dialect: str) -> Select[Any]:
+        if dialect not in self._statements:
+            self._statements[dialect] = self._build(dialect)
+        return self._statements[dialect]
+
+    def _compile_sqlite(self, dialect: Dialect) -> tuple[str, tuple[tuple[str, Any], ...],
+                                                         tuple[Any, ...] | None]:
+        statement = self._statement("sqlite")
+        compiled = statement.compile(dialect=dialect)
+        binds = tuple((name, _REQUIRED if compiled.binds[name].required
+                       else compiled.binds[name].value) for name in compiled.positiontup or ())
+        processors = None
+        if not self._raw:
+            found = tuple(c.type.result_processor(dialect, None)
+                          for c in statement.selected_columns)
+            processors = found if any(p is not None for p in found) else None
+        self._sqlite = (compiled.string, binds, processors)
+        return self._sqlite
+
+
+_REQUIRED = object()
+"""Marks a bound parameter the caller supplies (the others are literals of the statement)."""
+
+
+def _sqlite_value(value: Any) -> Any:
+    """A parameter as SQLite holds it: timestamps in epoch microseconds (see
+    ``types.UtcTimestamp``), lists as JSON arrays for :func:`_in`."""
+    if isinstance(value, datetime):
+        return to_micros(value)
+    if isinstance(value, list | tuple):
+        return json.dumps(list(value))
+    return value
+
+
+def _in(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
+    """``column IN`` the list bound to ``name``, as one parameter whatever its length:
+    ``IN (SELECT value FROM json_each(?))`` on SQLite (which seeks an index for each value),
+    ``= ANY(%(name)s)`` on PostgreSQL."""
+    if dialect == "sqlite":
+        values = func.json_each(bindparam(name, type_=String)).table_valued("value")
+        return column.in_(select(values.c.value))
+    return column == any_(bindparam(name, type_=ARRAY(String)))
+
+
 def account_profile(session: Session, account_id: str) -> AccountProfile:
     """The account's row; raises :class:`AccountNotFound` naming the id."""
-    row = session.connection().execute(_PROFILE, {"account_id": account_id}).first()
-    if row is None:
+    rows = _PROFILE.rows(session, {"account_id": account_id})
+    if not rows:
         raise AccountNotFound(account_id)
-    return AccountProfile(*row[:-1], onboarding_features=dict(row[-1]))
+    *fields, features = rows[0]
+    return AccountProfile(*fields, onboarding_features=dict(features or {}))
 
 
-_PROFILE = select(
+_PROFILE = _Prepared(lambda _: select(
     _A.account_id, _A.created_at, _A.country, _A.business_type, _A.mcc, _A.onboarding_features
-).where(_A.account_id == bindparam("account_id"))
+).where(_A.account_id == bindparam("account_id")))
 
 
 def signup_of(session: Session, account_id: str) -> dict[str, Any] | None:
     """The account's signup under the contract's ``signup_sessions`` names (``started_at`` is
     not stored); ``device_id`` and ``ip`` hold keyed hashes, as in :func:`account_events`.
     ``None`` when the store has no signup for the account."""
-    row = session.connection().execute(_SIGNUP, {"account_id": account_id}).first()
-    return None if row is None else dict(row._mapping)
+    rows = _SIGNUP.rows(session, {"account_id": account_id})
+    return dict(zip(_SIGNUP_NAMES, rows[0], strict=True)) if rows else None
 
 
-_SIGNUP = select(
-    _S.account_id, _S.completed_at, _S.device_hash.label("device_id"), _S.ip_hash.label("ip"),
-    _S.ip_type, _S.ip_country,
-).where(_S.account_id == bindparam("account_id"))
+_SIGNUP_NAMES = ("account_id", "completed_at", "device_id", "ip", "ip_type", "ip_country")
+_SIGNUP = _Prepared(lambda _: select(
+    _S.account_id, _S.completed_at, _S.device_hash, _S.ip_hash, _S.ip_type, _S.ip_country,
+).where(_S.account_id == bindparam("account_id")))
 
 
 def identifier_hashes(session: Session, account_id: str, as_of: datetime) -> list[HashPair]:
     """``(kind, hash)`` of every identifier the account used before ``as_of``, sorted."""
     params = {"account_id": account_id, "as_of": _as_of(as_of)}
-    return [(kind, value_hash) for kind, value_hash in
-            session.connection().execute(_HASHES, params)]
+    return [(kind, value_hash) for kind, value_hash in _HASHES.rows(session, params)]
 
 
-_HASHES = (
+_HASHES = _Prepared(lambda _: (
     select(_I.kind, _I.value_hash)
     .where(_I.account_id == bindparam("account_id"), _I.seen_at < bindparam("as_of"))
     .order_by(_I.kind, _I.value_hash)
-)
+), raw=True)
 
 
 def duplicate_counts(
@@ -186,23 +270,25 @@ def duplicate_counts(
     counts = {kind: DuplicateCount(0, 0) for kind in by_kind}
     if by_kind:
         query = _duplicates_query(tuple(sorted(by_kind)))
-        for kind, accounts, fraud in session.connection().execute(query, params | by_kind):
+        for kind, accounts, fraud in query.rows(session, params | by_kind):
             counts[kind] = DuplicateCount(accounts, fraud)
     return counts
 
 
 @cache
-def _duplicates_query(kinds: tuple[str, ...]) -> Select[Any]:
-    known = case((_K.known_at < bindparam("as_of"), _I.account_id))
-    return (
-        select(_I.kind, func.count(distinct(_I.account_id)), func.count(distinct(known)))
-        .outerjoin_from(table_of(Identifier), table_of(KnownFraud),
-                        _K.account_id == _I.account_id)
-        .where(_matching(kinds), _I.seen_at < bindparam("as_of"))
-        .where(or_(bindparam("exclude", type_=String).is_(None),
-                   _I.account_id != bindparam("exclude", type_=String)))
-        .group_by(_I.kind)
-    )
+def _duplicates_query(kinds: tuple[str, ...]) -> _Prepared:
+    def build(dialect: str) -> Select[Any]:
+        known = case((_K.known_at < bindparam("as_of"), _I.account_id))
+        return (
+            select(_I.kind, func.count(distinct(_I.account_id)), func.count(distinct(known)))
+            .outerjoin_from(table_of(Identifier), table_of(KnownFraud),
+                            _K.account_id == _I.account_id)
+            .where(_matching(kinds, dialect), _I.seen_at < bindparam("as_of"))
+            .where(or_(bindparam("exclude", type_=String).is_(None),
+                       _I.account_id != bindparam("exclude", type_=String)))
+            .group_by(_I.kind)
+        )
+    return _Prepared(build, raw=True)
 
 
 def linked_cluster(
@@ -217,7 +303,8 @@ def linked_cluster(
     """The connected component of an account in the graph "shares an identifier of one of
     ``kinds``, both first used before ``as_of``", explored breadth-first with two queries per
     hop and cut at ``max_size`` members (default: settings' ``cluster_max_size``). Members are
-    taken in account-id order within a hop, so a truncated cluster is deterministic.
+    taken in account-id order within a hop, so a truncated cluster is deterministic; each
+    member's known-fraud flag comes with it.
 
     The account is ``account_id`` (its stored identifiers), plus ``seed_hashes``; for an
     application not stored yet, pass ``account_id=None`` and its hashes as ``seed_hashes``
@@ -229,7 +316,6 @@ def linked_cluster(
     limit = get_settings().cluster_max_size if max_size is None else max_size
     if limit < 1:
         raise InvalidData(f"max_size must be at least 1 (got {limit})")
-    conn = session.connection()
     stored = {account_id} if account_id is not None else set()
     members, frontier, visited = set(stored), list(stored), set[HashPair]()
     hop = {pair for pair in seed_hashes if pair[0] in kinds}
@@ -237,11 +323,11 @@ def linked_cluster(
         hop |= {pair for pair in own_hashes if pair[0] in kinds}
         frontier = []
     applicant = 0 if account_id is not None else 1  # an unstored applicant counts itself
-    truncated = False
+    truncated, known_fraud = False, 0
     while not truncated:
         if frontier:
             params = {"frontier": frontier, "kinds": list(kinds), "as_of": as_of}
-            hop |= {(k, h) for k, h in conn.execute(_HOP_HASHES, params)}
+            hop |= {(k, h) for k, h in _HOP_HASHES.rows(session, params)}
         hop -= visited
         if not hop:
             break
@@ -249,35 +335,38 @@ def linked_cluster(
         room = limit - applicant - len(members)
         by_kind = _by_kind(hop)
         params = {"as_of": as_of, "members": sorted(members), "room": room + 1} | by_kind
-        neighbours = list(conn.execute(_neighbours_query(tuple(sorted(by_kind))), params).scalars())
-        truncated = len(neighbours) > room
-        frontier, hop = neighbours[:room], set()
+        found = sorted(_neighbours_query(tuple(sorted(by_kind))).rows(session, params))
+        truncated = len(found) > room
+        found = found[:room]
+        frontier, hop = [member for member, _ in found], set()
+        known_fraud += sum(bool(known) for _, known in found)
         members.update(frontier)
-    others = sorted(members - stored)
-    known_fraud = conn.execute(_KNOWN, {"ids": others, "as_of": as_of}).scalar_one() \
-        if others else 0
     return Cluster(applicant + len(members), known_fraud, truncated)
 
 
-_HOP_HASHES = select(_I.kind, _I.value_hash).where(
-    _I.account_id.in_(bindparam("frontier", expanding=True)),
-    _I.kind.in_(bindparam("kinds", expanding=True)),
+_HOP_HASHES = _Prepared(lambda dialect: select(_I.kind, _I.value_hash).where(
+    _in(_I.account_id, "frontier", dialect), _in(_I.kind, "kinds", dialect),
     _I.seen_at < bindparam("as_of"),
-)
-_KNOWN = select(func.count()).where(
-    _K.account_id.in_(bindparam("ids", expanding=True)), _K.known_at < bindparam("as_of")
-)
+), raw=True)
 
 
 @cache
-def _neighbours_query(kinds: tuple[str, ...]) -> Select[Any]:
-    return (
-        select(_I.account_id).distinct()
-        .where(_matching(kinds), _I.seen_at < bindparam("as_of"))
-        .where(_I.account_id.not_in(bindparam("members", expanding=True)))
-        .order_by(_I.account_id)
-        .limit(bindparam("room"))
-    )
+def _neighbours_query(kinds: tuple[str, ...]) -> _Prepared:
+    """The first ``room`` other accounts (by id) using any of the hashes bound per kind
+    before ``as_of``, each with whether it was known fraud before ``as_of``."""
+    def build(dialect: str) -> Select[Any]:
+        found = (
+            select(_I.account_id).distinct()
+            .where(_matching(kinds, dialect), _I.seen_at < bindparam("as_of"))
+            .where(~_in(_I.account_id, "members", dialect))
+            .order_by(_I.account_id)
+            .limit(bindparam("room"))
+            .subquery()
+        )
+        known = exists().where(_K.account_id == found.c.account_id,
+                               _K.known_at < bindparam("as_of"))
+        return select(found.c.account_id, known)
+    return _Prepared(build, raw=True)
 
 
 def signup_velocity(
@@ -301,7 +390,7 @@ def signup_velocity(
     }
     params |= _window_params("day", as_of - DAY, as_of)
     params |= _window_params("base", as_of - (BASELINE_DAYS + 1) * DAY, as_of - DAY)
-    *counts, baseline = session.connection().execute(_VELOCITY, params).one()
+    *counts, baseline = _VELOCITY.rows(session, params)[0]
     return SignupVelocity(*counts, platform_daily_avg_28d=baseline / BASELINE_DAYS)
 
 
@@ -339,12 +428,12 @@ def _platform_signups(name: str) -> Any:
     return head + whole_hours + tail
 
 
-_VELOCITY = select(
+_VELOCITY = _Prepared(lambda _: select(
     _signups("hour", "now", _S.device_hash), _signups("day", "now", _S.device_hash),
     _signups("hour", "now", _S.ip_hash), _signups("day", "now", _S.ip_hash),
     _signups("hour", "now", _S.ip24_hash), _signups("day", "now", _S.ip24_hash),
     _platform_signups("day"), _platform_signups("base"),
-)
+), raw=True)
 
 
 def account_events(session: Session, account_id: str, as_of: datetime) -> AccountEvents:
@@ -393,32 +482,9 @@ def account_event_columns(session: Session, account_id: str,
                           as_of: datetime) -> AccountEventColumns:
     """The account's movements, logins and changes with ``ts < as_of``, sorted by ``ts``,
     as column arrays (:class:`AccountEventColumns`; names as in :func:`account_events`)."""
-    conn = session.connection()
     params = {"account_id": account_id, "as_of": _as_of(as_of)}
-    if conn.dialect.name == "sqlite":  # SQLAlchemy's per-row work would cost 3x SQLite's
-        cursor = conn.connection.driver_connection
-        args = (account_id, to_micros(params["as_of"]))
-        return AccountEventColumns(*(
-            _columns(cursor.execute(sql, args).fetchall(), names)  # type: ignore[union-attr]
-            for sql, names in _sqlite_column_sql()
-        ))
-    return AccountEventColumns(*(
-        _columns(conn.execute(query, params).all(), names)
-        for query, names in _column_queries(conn.dialect.name)
-    ))
-
-
-@cache
-def _sqlite_column_sql() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """The event queries compiled once for SQLite, for the DBAPI cursor: parameters are
-    the account id and ``as_of`` in epoch microseconds (how SQLite stores timestamps)."""
-    out = []
-    for query, names in _column_queries("sqlite"):
-        compiled = query.compile(dialect=sqlite_dialect())
-        if list(compiled.positiontup or ()) != ["account_id", "as_of"]:
-            raise RuntimeError(f"unexpected parameters {compiled.positiontup}")
-        out.append((compiled.string, names))
-    return tuple(out)
+    return AccountEventColumns(*(_columns(query.rows(session, params), names)
+                                 for query, names in _EVENT_COLUMNS))
 
 
 def _ts_us(column: Any, dialect: str) -> Any:
@@ -428,16 +494,19 @@ def _ts_us(column: Any, dialect: str) -> Any:
     return cast(func.extract("epoch", column) * 1_000_000, BigInteger).label("ts")
 
 
-@cache
-def _column_queries(dialect: str) -> tuple[tuple[Select[Any], tuple[str, ...]], ...]:
-    out = []
+def _event_columns(query: Select[Any]) -> _Prepared:
+    """``query`` with ``ts`` as epoch microseconds (no datetime per row), raw values."""
+    def build(dialect: str) -> Select[Any]:
+        columns = [_ts_us(c, dialect) if c.name == "ts" else c for c in query.selected_columns]
+        return query.with_only_columns(*columns, maintain_column_froms=True)
+    return _Prepared(build, raw=True)
+
+
+_EVENT_COLUMNS: tuple[tuple[_Prepared, tuple[str, ...]], ...] = tuple(
+    (_event_columns(query), tuple(c.name for c in table.columns))
     for query, table in ((_MOVEMENTS, schema.MOVEMENTS), (_LOGINS, schema.LOGINS),
-                         (_CHANGES, schema.CHANGES)):
-        columns = [_ts_us(c, dialect) if c.name == "ts" else c
-                   for c in query.selected_columns]
-        out.append((query.with_only_columns(*columns, maintain_column_froms=True),
-                    tuple(c.name for c in table.columns)))
-    return tuple(out)
+                         (_CHANGES, schema.CHANGES))
+)
 
 
 def _columns(rows: Sequence[Any], names: tuple[str, ...]) -> EventColumns:
@@ -476,15 +545,12 @@ def _by_kind(pairs: Iterable[HashPair]) -> dict[str, list[str]]:
     return {kind: sorted(values) for kind, values in grouped.items()}
 
 
-def _matching(kinds: tuple[str, ...]) -> ColumnElement[bool]:
+def _matching(kinds: tuple[str, ...], dialect: str) -> ColumnElement[bool]:
     """``(kind, value_hash)`` in the hashes bound per kind (parameter named after the kind),
     written as one ``kind = k AND value_hash IN (...)`` per kind: SQLite and PostgreSQL seek
     the (kind, value_hash, ...) index for this form, while SQLite scans the whole index for
     a row-value ``IN``."""
-    return or_(*(
-        and_(_I.kind == kind, _I.value_hash.in_(bindparam(kind, expanding=True)))
-        for kind in kinds
-    ))
+    return or_(*(and_(_I.kind == kind, _in(_I.value_hash, kind, dialect)) for kind in kinds))
 
 
 def _as_of(as_of: datetime) -> datetime:
