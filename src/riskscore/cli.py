@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -102,6 +105,16 @@ def _invalid(exc: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
+@contextlib.contextmanager
+def _dropped_named_above() -> Iterator[None]:
+    """Silence ``DroppedFeaturesWarning`` inside: :func:`_warn_dropped` has named them."""
+    from riskscore.features.batch import DroppedFeaturesWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DroppedFeaturesWarning)
+        yield
+
+
 def _warn_dropped(report) -> None:
     """Print the data's warnings and name the features it cannot support."""
     from riskscore.features.availability import describe, missing_inputs
@@ -123,10 +136,8 @@ def features(
 ) -> None:
     """Compute point-in-time features for the whole portfolio (DuckDB over Parquet)."""
     import os
-    import warnings
 
     from riskscore.features.batch import (
-        DroppedFeaturesWarning,
         compute_features,
         latest_event,
         portfolio_snapshots,
@@ -141,9 +152,8 @@ def features(
     snapshots = portfolio_snapshots(report, when)
     steps = ("application", "velocity", "links", "activity:movements", "activity:logins",
              "activity:changes")
-    with _bar() as progress, warnings.catch_warnings():
+    with _bar() as progress, _dropped_named_above():
         task = progress.add_task(f"features of {len(snapshots):,} accounts", total=len(steps))
-        warnings.simplefilter("ignore", DroppedFeaturesWarning)  # named above
         frame = compute_features(data, snapshots, report=report,
                                  progress=lambda s: progress.update(task, advance=1,
                                                                     description=f"done {s}"))
@@ -195,10 +205,8 @@ def train(
 ) -> None:
     """Train LightGBM and baselines out of time, log to MLflow, register a challenger."""
     import json
-    import warnings
 
     from riskscore.dataset import require_for_training
-    from riskscore.features.batch import DroppedFeaturesWarning
     from riskscore.training.pipeline import STAGES
     from riskscore.training.pipeline import train as run
 
@@ -212,8 +220,7 @@ def train(
     cfg = _training_config(horizon_days, negative_rate, seed)
     progress, advance = _stage_progress(len(STAGES), STAGES, "training")
     try:
-        with progress, warnings.catch_warnings():
-            warnings.simplefilter("ignore", DroppedFeaturesWarning)  # named above
+        with progress, _dropped_named_above():
             result = run(report.root, cfg, extra, advance)
     except DataContractError as exc:
         raise _invalid(exc) from exc
