@@ -26,7 +26,8 @@ $(STAMP): requirements.lock pyproject.toml
 DEMO_ENV := RISKSCORE_HOME=$(DEMO)/var BENTOML_HOME=$(CURDIR)/$(DEMO)/bentoml \
 	RISKSCORE_API_KEYS='{"demo": "demo-key"}'
 demo: $(STAMP)
-	$(BIN)/riskscore simulate --accounts 20000 --days 365 --seed 7 --fraud-rate 0.03 --out $(DEMO)/data
+	$(BIN)/riskscore simulate --accounts 20000 --days 365 --seed 7 --fraud-rate 0.03 \
+		--start $$(date -u -d '365 days ago' +%F) --out $(DEMO)/data
 	$(BIN)/riskscore summary $(DEMO)/data
 	$(DEMO_ENV) $(BIN)/riskscore train --data $(DEMO)/data
 	$(DEMO_ENV) $(BIN)/riskscore promote

@@ -44,6 +44,21 @@ def test_bad_data_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--accounts" in bad.stdout + bad.stderr
 
 
+def test_simulate_start_places_the_history(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    done = _run("simulate", "--accounts", "300", "--days", "60", "--start", "2026-09-01",
+                "--out", str(data), home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    created = pd.read_parquet(data / "accounts.parquet").created_at
+    moved = pd.read_parquet(data / "movements.parquet").ts
+    assert created.min() >= pd.Timestamp("2026-09-01", tz="UTC")
+    assert moved.max() < pd.Timestamp("2026-10-31", tz="UTC")
+    bad = _run("simulate", "--accounts", "300", "--start", "yesterday-ish", "--out", str(data),
+               home=tmp_path)
+    assert bad.returncode == 2 and "--start" in bad.stdout + bad.stderr
+    assert "Traceback" not in bad.stdout + bad.stderr
+
+
 def test_policy_check_prints_rules_or_names_the_problem(tmp_path: Path) -> None:
     done = _run("policy-check", home=tmp_path)
     assert done.returncode == 0, done.stderr

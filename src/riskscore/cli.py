@@ -48,12 +48,20 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 0,
     fraud_rate: Annotated[float, typer.Option(min=0.0, max=0.2,
                                               help="Share of fraudulent accounts.")] = 0.02,
+    start: Annotated[str, typer.Option(help="First day of the history (UTC date); the demo "
+                                            "ends it today so a live application follows "
+                                            "it.")] = "2025-01-01",
 ) -> None:
     """Simulate a payments platform's connected accounts, activity and fraud labels."""
     from riskscore.simulate import STAGES, SimulationConfig, write_tables
     from riskscore.simulate import simulate as run
 
-    cfg = SimulationConfig(n_accounts=accounts, days=days, seed=seed, fraud_rate=fraud_rate)
+    try:
+        first_day = pd.Timestamp(start, tz="UTC").normalize().to_pydatetime()
+    except ValueError as exc:
+        raise typer.BadParameter(f"not a date: {start!r}", param_hint="--start") from exc
+    cfg = SimulationConfig(n_accounts=accounts, days=days, seed=seed, fraud_rate=fraud_rate,
+                           start=first_day)
     started = time.perf_counter()
     with _bar() as progress:
         task = progress.add_task("simulating", total=len(STAGES) + 1)
