@@ -120,6 +120,13 @@ class _Matrix:
                 self.put(name, np.where(positions >= 0, taken, np.nan))
 
 
+def _floats(values: np.ndarray) -> np.ndarray:
+    """A column DuckDB's ``fetchnumpy`` returned, as float64 with NaN for its NULLs."""
+    if np.ma.isMaskedArray(values):
+        return values.astype(float).filled(np.nan)
+    return values.astype(float)
+
+
 def _positions(index: pd.Index, keys: pd.Series | np.ndarray) -> np.ndarray:
     """Row of each key in ``index`` (-1 when absent)."""
     return index.get_indexer(keys)
@@ -152,8 +159,7 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         f'i.{c}' for c in app_cols)} FROM snapshots s LEFT JOIN identity i USING (account_id)
         ORDER BY s.snapshot_id""").fetchnumpy()
     for name in app_cols:
-        out.put(name, static[name].astype(float).filled(np.nan)
-                if np.ma.isMaskedArray(static[name]) else static[name])
+        out.put(name, _floats(static[name]))
     created_us = static["created_us"]
     del static
     if has_sessions:
@@ -198,8 +204,7 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         rows = got.pop("snapshot_id").astype(np.int64)
         for name, values in got.items():
             column = np.full(len(snaps), np.nan)
-            column[rows] = values.astype(float).filled(np.nan) if np.ma.isMaskedArray(
-                values) else values
+            column[rows] = _floats(values)
             if name in HELPER_AGGREGATES:
                 helpers[name] = column
             else:
@@ -207,9 +212,7 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         del got
         step(f"activity:{table}")
     columns = {**{n: out.column(n) for n in out.filled}, **helpers}
-    created = (created_us.astype(float).filled(np.nan) if np.ma.isMaskedArray(created_us)
-               else created_us.astype(float))
-    age = (as_of_us - created) / 86_400e6
+    age = (as_of_us - _floats(created_us)) / 86_400e6
     columns["as_of_epoch"] = (snaps["as_of"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds() \
         .to_numpy()
     for name, column in apply_derived(columns, age).items():

@@ -119,11 +119,11 @@ def duplicate_features(con: duckdb.DuckDBPyConnection, has_labels: bool) -> pd.D
     known = ("LEFT JOIN (SELECT k.aid, l.label_known_at FROM labels l JOIN account_keys k "
              "USING (account_id)) l ON l.aid = j.aid" if has_labels else "")
     known_col = "l.label_known_at < o.as_of" if has_labels else "FALSE"
+    stats = (("shared_", ""), ("fraud_shared_", " AND fraud"))
+    names = [f"{prefix}{k}" for prefix, _ in stats for k in LINK_KINDS]
     counts = ", ".join(
         f"coalesce(count(*) FILTER (WHERE kind = '{k}'{extra}), 0)::DOUBLE AS {prefix}{k}"
-        for k in LINK_KINDS for prefix, extra in (("shared_", ""),
-                                                  ("fraud_shared_", " AND fraud")))
-    names = [f"{prefix}{k}" for k in LINK_KINDS for prefix in ("shared_", "fraud_shared_")]
+        for prefix, extra in stats for k in LINK_KINDS)
     # One row per snapshot, kind and other account (an account sharing two devices with
     # this one counts once), then one row per snapshot.
     frame = con.execute(f"""
@@ -142,8 +142,7 @@ def duplicate_features(con: duckdb.DuckDBPyConnection, has_labels: bool) -> pd.D
         wide AS (SELECT snapshot_id, {counts} FROM pairs GROUP BY snapshot_id)
         SELECT s.snapshot_id, {', '.join(f'coalesce(w.{n}, 0.0) AS {n}' for n in names)}
         FROM snapshot_keys s LEFT JOIN wide w USING (snapshot_id)""").df()
-    return frame.set_index("snapshot_id")[[f"{p}{k}" for p in ("shared_", "fraud_shared_")
-                                           for k in LINK_KINDS]].astype("float64")
+    return frame.set_index("snapshot_id")[names].astype("float64")
 
 
 class _Clusters:
