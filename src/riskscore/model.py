@@ -24,6 +24,9 @@ import pandas as pd
 BOOSTER_FILE = "booster.txt"
 CALIBRATION_FILE = "calibration.json"
 META_FILE = "meta.json"
+INPUT_DTYPE = np.float32
+"""What the booster sees, in training and in every scoring path alike: a feature value is
+rounded to float32 once, so a score never depends on which path computed it."""
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,12 @@ class RiskModel:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def matrix(self, rows: list[Mapping[str, float]] | pd.DataFrame) -> np.ndarray:
-        """Feature rows (dicts or a frame) as a float matrix in model order; absent -> NaN."""
+        """Feature rows (dicts or a frame) as an ``INPUT_DTYPE`` matrix in model order;
+        absent -> NaN."""
         if isinstance(rows, pd.DataFrame):
-            return rows.reindex(columns=self.feature_names).to_numpy(np.float64, na_value=np.nan)
-        out = np.full((len(rows), len(self.feature_names)), np.nan)
+            return rows.reindex(columns=self.feature_names).to_numpy(INPUT_DTYPE,
+                                                                      na_value=np.nan)
+        out = np.full((len(rows), len(self.feature_names)), np.nan, dtype=INPUT_DTYPE)
         for i, row in enumerate(rows):
             for j, name in enumerate(self.feature_names):
                 value = row.get(name)

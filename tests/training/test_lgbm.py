@@ -45,3 +45,24 @@ def test_booster_stops_on_weighted_validation_and_calibrates() -> None:
     prob = model.predict_proba(model.matrix(xv))
     # Weighted calibration keeps the weighted base rate of the validation rows.
     assert abs(np.average(prob, weights=wv) - np.average(yv, weights=wv)) < 0.01
+
+
+def test_scoring_sees_the_values_training_saw() -> None:
+    """Training rounds features to float32; a float64 value the service computes for the
+    same account must score as its training row did, even right at a split threshold."""
+    big = np.float32(2**24)  # float32 steps are 2 here: 2**24 + 1 is not representable
+    x = pd.DataFrame({"a": np.repeat(np.array([big, big + 4], np.float32), 500)})
+    y = np.repeat([0, 1], 500)
+    cfg = TrainingConfig(num_boost_round=5, early_stopping_rounds=5,
+                         lgbm={"learning_rate": 0.5, "num_leaves": 2, "min_child_samples": 1,
+                               "min_data_in_bin": 1, "verbosity": -1})
+    model = calibrate(fit_booster(x, y, np.ones(1000), x, y, np.ones(1000), cfg), x, y,
+                      np.ones(1000), {})
+    threshold = model.booster.dump_model()["tree_info"][0]["tree_structure"]["threshold"]
+    # Values a float64 path may produce on either side of the split, within float32's step.
+    values = np.nextafter(threshold, np.inf) + np.arange(-3, 4) * 0.75
+    rows = [{"a": float(v)} for v in values]
+    as_training = model.booster.predict(values.astype(np.float32).reshape(-1, 1), raw_score=True)
+    np.testing.assert_array_equal(model.margin(model.matrix(rows)), as_training)
+    np.testing.assert_array_equal(model.margin(model.matrix(pd.DataFrame({"a": values}))),
+                                  as_training)

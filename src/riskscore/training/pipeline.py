@@ -24,7 +24,7 @@ import pandas as pd
 from riskscore.dataset import DatasetReport, require_for_training, validate_dataset
 from riskscore.features.availability import describe, missing_inputs
 from riskscore.features.batch import DroppedFeaturesWarning, compute_features
-from riskscore.model import RiskModel
+from riskscore.model import INPUT_DTYPE, RiskModel
 from riskscore.settings import Settings, get_settings
 from riskscore.training import plots, registry
 from riskscore.training.baselines import RulesScorecard, logistic_regression
@@ -90,7 +90,7 @@ def training_data(report: DatasetReport, cfg: TrainingConfig,
                                  progress=progress and (lambda s: progress(f"features:{s}")))
     names = [c for c in feats.columns if c not in ("account_id", "as_of")]
     frame = pd.concat([snaps[META_COLUMNS].reset_index(drop=True),
-                       feats[names].astype(np.float32).reset_index(drop=True)], axis=1)
+                       feats[names].astype(INPUT_DTYPE).reset_index(drop=True)], axis=1)
     if progress:
         progress("features")
     return TrainingData(frame, names, timeline)
