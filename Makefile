@@ -22,12 +22,14 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 # The main job: simulate a platform, train and promote a model, load the entity store,
-# package the champion and serve it (Ctrl-C stops the service).
+# package the champion and serve it (Ctrl-C stops the service). The simulated history
+# ends at the end of today (UTC), so the live application scored now has a full day of
+# platform signups before it, as it would in production.
 DEMO_ENV := RISKSCORE_HOME=$(DEMO)/var BENTOML_HOME=$(CURDIR)/$(DEMO)/bentoml \
 	RISKSCORE_API_KEYS='{"demo": "demo-key"}'
 demo: $(STAMP)
 	$(BIN)/riskscore simulate --accounts 20000 --days 365 --seed 7 --fraud-rate 0.03 \
-		--start $$(date -u -d '365 days ago' +%F) --out $(DEMO)/data
+		--start $$(date -u -d '364 days ago' +%F) --out $(DEMO)/data
 	$(BIN)/riskscore summary $(DEMO)/data
 	$(DEMO_ENV) $(BIN)/riskscore train --data $(DEMO)/data
 	$(DEMO_ENV) $(BIN)/riskscore promote

@@ -49,8 +49,9 @@ def simulate(
     fraud_rate: Annotated[float, typer.Option(min=0.0, max=0.2,
                                               help="Share of fraudulent accounts.")] = 0.02,
     start: Annotated[str, typer.Option(help="First day of the history (UTC date); the demo "
-                                            "ends it today so a live application follows "
-                                            "it.")] = "2025-01-01",
+                                            "ends it at the end of today, so an application "
+                                            "scored now sits inside a full day of "
+                                            "history.")] = "2025-01-01",
 ) -> None:
     """Simulate a payments platform's connected accounts, activity and fraud labels."""
     from riskscore.simulate import STAGES, SimulationConfig, write_tables
