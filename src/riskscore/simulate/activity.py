@@ -41,7 +41,7 @@ def plan_behaviour(world: World) -> Behaviour:
     active_end = np.where(churn, pop.signup_t + rng.exponential(150 * DAY, n).astype(np.int64),
                           horizon)
     dormant = rng.random(n) < 0.22
-    volume = segments.profile("charge_rate", seg) * segments.size_volume(pop.business_type)
+    volume = segments.normal_charge_rate(pop.mcc, pop.business_type)
     charge_rate = np.where(dormant, 0.004, volume * rng.lognormal(-0.2, 1.0, n))
     ticket = segments.profile("ticket", seg) * rng.lognormal(0.0, 0.6, n)
     refund_mean = segments.profile("refund_p", seg)

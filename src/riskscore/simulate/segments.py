@@ -78,3 +78,10 @@ def profile(field: str, segment: np.ndarray) -> np.ndarray:
 def size_volume(business_type: np.ndarray) -> np.ndarray:
     """Volume multiplier of each account's size."""
     return np.array([SIZE_VOLUME[b] for b in BUSINESS_TYPES])[business_type]
+
+
+def normal_charge_rate(mcc: np.ndarray, business_type: np.ndarray) -> np.ndarray:
+    """Charges per day that are ordinary for each account's segment and size: the base a
+    typology's burst is measured against (a marketplace seller's normal day is a café's
+    burst)."""
+    return profile("charge_rate", segment_of(mcc)) * size_volume(business_type)

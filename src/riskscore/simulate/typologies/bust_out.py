@@ -37,11 +37,8 @@ def act(world: World, net: Network, idx: np.ndarray) -> None:
     """The cash-out: many large charges, daily instant payouts, disputes weeks later."""
     rng, b = world.rng, world.b
     n = len(idx)
-    # The burst is big for the segment, not in absolute terms: a marketplace seller's
-    # normal day is a café's burst.
-    seg = segments.segment_of(world.pop.mcc[idx])
-    volume = segments.profile("charge_rate", seg) * segments.size_volume(
-        world.pop.business_type[idx])
+    # The burst is big for the segment, not in absolute terms.
+    volume = segments.normal_charge_rate(world.pop.mcc[idx], world.pop.business_type[idx])
     rate = np.maximum(volume * rng.uniform(8, 30, n), rng.uniform(2, 6, n))
     a, t = poisson_times(rng, idx, b.fraud_start[idx], b.fraud_end[idx], rate)
     ticket = b.ticket[a] * rng.uniform(1.5, 4.0, len(a))

@@ -30,8 +30,7 @@ def act(world: World, net: Network, idx: np.ndarray) -> None:
     # Relative to the segment: a restaurant at 0.5% disputes is as alarming as a travel
     # agency at 6%, and at 0.5% the travel agency would look perfectly normal.
     seg = segments.segment_of(world.pop.mcc[idx])
-    volume = segments.profile("charge_rate", seg) * segments.size_volume(
-        world.pop.business_type[idx])
+    volume = segments.normal_charge_rate(world.pop.mcc[idx], world.pop.business_type[idx])
     rate = np.maximum(volume * rng.uniform(4, 12, n), rng.uniform(0.1, 0.4, n))
     a1, t1 = poisson_times(rng, idx, b.fraud_start[idx], b.fraud_end[idx], rate)
     a2, t2 = poisson_times(rng, idx, b.fraud_end[idx], np.full(n, world.cfg.horizon), rate * 0.2)
