@@ -78,10 +78,11 @@ SCORING_ROUTES = ("/score_application", "/score_account", "/score_accounts")
 
 
 def service_config(settings: Settings) -> dict[str, Any]:
-    """BentoML's configuration of the service: one worker, load shedding, and per-request
-    access log lines and tracing spans off unless asked for (together they cost more of
-    the core than HTTP parsing and validation; docs/serving.md#performance)."""
-    config: dict[str, Any] = {"traffic": {"timeout": 30, "max_concurrency": 512}, "workers": 1,
+    """BentoML's configuration of the service: worker processes, load shedding, and
+    per-request access log lines and tracing spans off unless asked for (together they
+    cost more of the core than HTTP parsing and validation; docs/serving.md#performance)."""
+    config: dict[str, Any] = {"traffic": {"timeout": 30, "max_concurrency": 512},
+                              "workers": settings.serving_workers,
                               "logging": {"access": {"enabled": settings.serving_access_log}}}
     if not settings.serving_tracing:
         config["tracing"] = {"excluded_urls": list(SCORING_ROUTES)}
