@@ -115,3 +115,36 @@ def test_worker_processes_write_one_at_a_time_and_see_each_other(tmp_path: Path)
     expected = [sum(earlier < created for earlier, _ in in_commit_order[:i])
                 for i, (created, _) in enumerate(in_commit_order)]
     assert seen == expected and seen[-1] >= total // 2
+
+
+def test_an_application_that_cannot_be_recorded_writes_nothing(tmp_path: Path) -> None:
+    """The scorer records without a SAVEPOINT: its transaction must still leave nothing of
+    an application it refuses (here: an account id that exists)."""
+    from riskscore.contracts import Application
+    from riskscore.store import upgrade
+    from riskscore.store.errors import DuplicateAccount
+
+    example = {k: v for k, v in Application.model_json_schema()["example"].items()
+               if k != "created_at"}
+
+    def application_body(account_id: str, device: str = "dev_first_device") -> dict:
+        return {**example, "account_id": account_id,
+                "signup": {**example["signup"], "device_id": device}}
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    scorer = Scorer(make_engine(url), None, load_policy())
+    scorer.score_application(Application.model_validate(application_body("acct_once")), "t")
+
+    def rows() -> dict[str, int]:
+        with scorer.engine.connect() as conn:
+            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                    for t in ("accounts", "identifiers", "signups", "decisions")}
+
+    before = rows()
+    again = application_body("acct_once", device="dev_other_device")
+    with pytest.raises(DuplicateAccount):
+        scorer.score_application(Application.model_validate(again), "t")
+    assert rows() == before
+    with scorer.engine.connect() as conn:
+        assert conn.execute(text("SELECT sum(signups) FROM signup_hours")).scalar_one() == 1

@@ -130,7 +130,8 @@ class Scorer:
             features = application_online_features(session, account, signup, self.hasher, as_of)
             record_application(session, account, signup, hasher=self.hasher,
                                onboarding_features={k: features.get(k)
-                                                    for k in ONBOARDING_FEATURES})
+                                                    for k in ONBOARDING_FEATURES},
+                               savepoint=False)  # any error rolls the transaction back
             return self._decide(session, [application.account_id], [features], as_of,
                                 actor)[0]
 
