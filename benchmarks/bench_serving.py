@@ -9,6 +9,11 @@
   ≥ 500 scores/s;
 - latency at 20 requests/s too, for comparison below saturation;
 - what ``score_accounts`` (the batch endpoint) reaches, in scores/s;
+- the floor: the same loads on BentoML alone (``benchmarks/floor_service.py``: same
+  configuration, IO types and auth middleware, a fixed decision), i.e. what HTTP and
+  BentoML cost before any scoring;
+- per phase, the CPU time the service's processes spent per answer (robust to other jobs
+  on the shared cores, unlike latency);
 - where one ``score_application`` spends its time, in-process (cProfile).
 
 The store holds ``RISKSCORE_BENCH_ACCOUNTS`` simulated accounts (default 1,000,000;
@@ -32,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -42,7 +48,7 @@ from rich.progress import (
 )
 
 from benchmarks.common import BIN, WORK, record, simulated_portfolio
-from benchmarks.loadgen import closed_loop, open_loop
+from benchmarks.loadgen import Outcome, closed_loop, open_loop
 from benchmarks.service_process import HOST, start_service, stop_service
 
 TARGET_P50_MS = 5.0
@@ -57,6 +63,8 @@ CLIENTS = 32
 CLOSED_LOOP_SECONDS = 20.0
 BATCH_SIZE = 100
 BATCH_CLIENTS = 4
+FLOOR_REQUESTS = 1_000  # the floor's open loop (10 s at 100/s)
+FLOOR_SECONDS = 10.0  # and closed loop
 TRAIN_ACCOUNTS = 20_000
 KEY = "bench-key"
 
@@ -130,7 +138,26 @@ class Applications:
         return json.dumps(body).encode()
 
 
-def _load(port: int, ids: list[str]) -> dict[str, object]:
+def _cpu_seconds(process: subprocess.Popen) -> float:
+    """User + system CPU time of the service: the arbiter and every worker under it."""
+    root = psutil.Process(process.pid)
+    total = 0.0
+    for p in (root, *root.children(recursive=True)):
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _summary(outcome: Outcome, cpu_seconds: float) -> dict[str, object]:
+    answers = max(1, len(outcome.latencies_ms))
+    return {**outcome.summary(),
+            "service_cpu_ms_per_answer": round(cpu_seconds * 1000 / answers, 2)}
+
+
+def _load(process: subprocess.Popen, port: int, ids: list[str]) -> dict[str, object]:
     headers = {"Authorization": f"Bearer {KEY}"}
     apps = Applications(seed=port)
 
@@ -141,9 +168,10 @@ def _load(port: int, ids: list[str]) -> dict[str, object]:
     async def run(progress: Progress, task: TaskID) -> dict[str, object]:
         async def phase(name: str, work):
             progress.update(task, description=name)
-            result = await work
+            cpu = _cpu_seconds(process)
+            outcome = await work
             progress.advance(task)
-            return result
+            return _summary(outcome, _cpu_seconds(process) - cpu)
 
         await phase("warm-up", open_loop(HOST, port, headers, "/score_application", apps,
                                          RATE, WARMUP_REQUESTS))
@@ -158,14 +186,37 @@ def _load(port: int, ids: list[str]) -> dict[str, object]:
             CLOSED_LOOP_SECONDS))
         batched = await phase("batch endpoint", closed_loop(
             HOST, port, headers, "/score_accounts", batch, BATCH_CLIENTS, CLOSED_LOOP_SECONDS))
-        return {"open_loop_100rps": latency.summary(),
-                f"open_loop_{LOW_RATE:.0f}rps": unsaturated.summary(),
-                "closed_loop_32_clients": throughput.summary(),
-                f"batch_{BATCH_SIZE}_ids_{BATCH_CLIENTS}_clients": batched.summary()}
+        return {"open_loop_100rps": latency,
+                f"open_loop_{LOW_RATE:.0f}rps": unsaturated,
+                "closed_loop_32_clients": throughput,
+                f"batch_{BATCH_SIZE}_ids_{BATCH_CLIENTS}_clients": batched}
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn()) as progress:
         return asyncio.run(run(progress, progress.add_task("load", total=5)))
+
+
+def _floor(env: dict[str, str], log: Path) -> dict[str, object]:
+    """The open loop at 100/s and the closed loop of 32 clients on BentoML alone."""
+    process, base = start_service(env, log, service="benchmarks.floor_service:Floor")
+    port = int(base.rsplit(":", 1)[1])
+    headers, apps = {"Authorization": f"Bearer {KEY}"}, Applications(seed=port)
+
+    async def run() -> dict[str, object]:
+        await open_loop(HOST, port, headers, "/score_application", apps, RATE, WARMUP_REQUESTS)
+        cpu = _cpu_seconds(process)
+        latency = await open_loop(HOST, port, headers, "/score_application",
+                                  lambda i: apps(i + WARMUP_REQUESTS), RATE, FLOOR_REQUESTS)
+        latency_cpu, cpu = _cpu_seconds(process) - cpu, _cpu_seconds(process)
+        throughput = await closed_loop(HOST, port, headers, "/score_application",
+                                       lambda i: apps(i + 10**6), CLIENTS, FLOOR_SECONDS)
+        return {"open_loop_100rps": _summary(latency, latency_cpu),
+                "closed_loop_32_clients": _summary(throughput, _cpu_seconds(process) - cpu)}
+
+    try:
+        return asyncio.run(run())
+    finally:
+        stop_service(process)
 
 
 def _profile(env: dict[str, str], calls: int = 300) -> dict[str, float]:
@@ -223,9 +274,10 @@ def main() -> dict[str, object]:
     process, base = start_service(env, home / "serve.log", ready_timeout=300)
     load_before = os.getloadavg()
     try:
-        results = _load(int(base.rsplit(":", 1)[1]), ids)
+        results = _load(process, int(base.rsplit(":", 1)[1]), ids)
     finally:
         stop_service(process)
+    results["bentoml_floor"] = _floor(env, home / "floor.log")
     load_after = os.getloadavg()
     results["in_process_ms"] = _profile(env)
     single, many = results["open_loop_100rps"], results["closed_loop_32_clients"]

@@ -31,14 +31,17 @@ def free_port() -> int:
 
 
 def start_service(env: dict[str, str], log: Path, ready_timeout: float = 120.0,
-                  ) -> tuple[subprocess.Popen, str]:
-    """Start ``riskscore serve`` with ``env``; its process and base URL once ``/readyz``
-    answers 200. Output goes to ``log``. Raises :class:`ServiceFailed` (after stopping it)."""
+                  service: str | None = None) -> tuple[subprocess.Popen, str]:
+    """Start ``riskscore serve`` (or ``bentoml serve SERVICE`` from the repository root)
+    with ``env``; its process and base URL once ``/readyz`` answers 200. Output goes to
+    ``log``. Raises :class:`ServiceFailed` (after stopping it)."""
     port = free_port()
+    command = (["riskscore", "serve"] if service is None else ["bentoml", "serve", service])
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "riskscore", "serve", "--host", HOST, "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            [sys.executable, "-m", *command, "--host", HOST, "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            cwd=Path(__file__).resolve().parent.parent)
     base = f"http://{HOST}:{port}"
     deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:

@@ -53,3 +53,98 @@ def test_unknown_account_in_a_batch_writes_nothing(scorer: Scorer, sim_dir: Path
     with pytest.raises(AccountNotFound):
         scorer.score_accounts([*ids, "acct_not_in_store"], "scoring-test-unknown")
     assert _audited(scorer, "scoring-test-unknown") == []
+
+
+CONCURRENT_WORKERS, APPLICATIONS_EACH = 3, 15
+
+
+def _score_applications(url: str, worker: int, start, errors) -> None:
+    """One worker process: scores its applications, all from one shared device."""
+    from bodies import application_body
+
+    from riskscore.contracts import Application
+
+    scorer = Scorer(make_engine(url), None, load_policy())
+    start.wait()
+    try:
+        for i in range(APPLICATIONS_EACH):
+            body = application_body(f"acct_conc_{worker}_{i:03d}",
+                                    **{"signup.device_id": "dev_shared_by_all"})
+            scorer.score_application(Application.model_validate(body), f"worker-{worker}")
+    except Exception as exc:  # reported to the test, which fails on it
+        errors.put(f"worker {worker}: {type(exc).__name__}: {exc}")
+
+
+def test_worker_processes_write_one_at_a_time_and_see_each_other(tmp_path: Path) -> None:
+    """Several processes scoring applications on one SQLite store (as service workers do):
+    nothing fails, everything is written once, and each application's velocity feature
+    counts exactly the applications committed before it (and submitted before it: features
+    are as of the application's own time)."""
+    import multiprocessing
+    import sys
+
+    from riskscore.store import upgrade
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    context = multiprocessing.get_context("spawn")
+    start, errors = context.Barrier(CONCURRENT_WORKERS), context.Queue()
+    sys.path.insert(0, str(Path(__file__).parent / "serving"))  # bodies.py, for the children
+    try:
+        workers = [context.Process(target=_score_applications, args=(url, w, start, errors))
+                   for w in range(CONCURRENT_WORKERS)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=120)
+    finally:
+        sys.path.pop(0)
+    problems = [errors.get() for _ in range(errors.qsize())] if not errors.empty() else []
+    assert not problems and all(w.exitcode == 0 for w in workers), problems
+    total = CONCURRENT_WORKERS * APPLICATIONS_EACH
+    with make_engine(url).connect() as conn:
+        counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                  for t in ("accounts", "signups", "decisions")}
+        rolled_up = conn.execute(text("SELECT sum(signups) FROM signup_hours")).scalar_one()
+        in_commit_order = conn.execute(text(
+            "SELECT created_at, json_extract(onboarding_features, '$.signups_same_device_1d') "
+            "FROM accounts ORDER BY rowid")).all()
+    assert counts == {"accounts": total, "signups": total, "decisions": total}
+    assert rolled_up == total
+    seen = [int(n) for _, n in in_commit_order]
+    expected = [sum(earlier < created for earlier, _ in in_commit_order[:i])
+                for i, (created, _) in enumerate(in_commit_order)]
+    assert seen == expected and seen[-1] >= total // 2
+
+
+def test_an_application_that_cannot_be_recorded_writes_nothing(tmp_path: Path) -> None:
+    """The scorer records without a SAVEPOINT: its transaction must still leave nothing of
+    an application it refuses (here: an account id that exists)."""
+    from riskscore.contracts import Application
+    from riskscore.store import upgrade
+    from riskscore.store.errors import DuplicateAccount
+
+    example = {k: v for k, v in Application.model_json_schema()["example"].items()
+               if k != "created_at"}
+
+    def application_body(account_id: str, device: str = "dev_first_device") -> dict:
+        return {**example, "account_id": account_id,
+                "signup": {**example["signup"], "device_id": device}}
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    scorer = Scorer(make_engine(url), None, load_policy())
+    scorer.score_application(Application.model_validate(application_body("acct_once")), "t")
+
+    def rows() -> dict[str, int]:
+        with scorer.engine.connect() as conn:
+            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                    for t in ("accounts", "identifiers", "signups", "decisions")}
+
+    before = rows()
+    again = application_body("acct_once", device="dev_other_device")
+    with pytest.raises(DuplicateAccount):
+        scorer.score_application(Application.model_validate(again), "t")
+    assert rows() == before
+    with scorer.engine.connect() as conn:
+        assert conn.execute(text("SELECT sum(signups) FROM signup_hours")).scalar_one() == 1

@@ -27,7 +27,7 @@ from riskscore.features.online import (
 from riskscore.model import RiskModel
 from riskscore.policy import Policy, PolicyOutcome, load_policy
 from riskscore.settings import Settings, get_settings
-from riskscore.store.engine import make_engine, session_factory
+from riskscore.store.engine import WriteLock, make_engine, session_factory
 from riskscore.store.hashing import IdentifierHasher
 from riskscore.store.models import Decision as DecisionRow
 from riskscore.store.models import table_of
@@ -83,7 +83,12 @@ class Scorer:
                  challenger: RiskModel | None = None, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         self.engine = engine
-        self.sessions: sessionmaker[Session] = session_factory(engine)
+        # Every scoring transaction writes (the application and/or the audit row): it takes
+        # SQLite's write lock up front, queued on ``write_lock`` across threads and worker
+        # processes, so features are read and the decision written with no writer between.
+        self.write_lock = WriteLock(engine)
+        self.sessions: sessionmaker[Session] = session_factory(
+            engine.execution_options(sqlite_begin_immediate=True))
         self.model = model
         self.challenger = challenger
         self.policy = policy
@@ -121,11 +126,12 @@ class Scorer:
         later applications' duplicate and velocity features."""
         account, signup = application.to_records(self.hasher)
         as_of = account["created_at"]
-        with self.sessions() as session, session.begin():
+        with self.write_lock(), self.sessions() as session, session.begin():
             features = application_online_features(session, account, signup, self.hasher, as_of)
             record_application(session, account, signup, hasher=self.hasher,
                                onboarding_features={k: features.get(k)
-                                                    for k in ONBOARDING_FEATURES})
+                                                    for k in ONBOARDING_FEATURES},
+                               savepoint=False)  # any error rolls the transaction back
             return self._decide(session, [application.account_id], [features], as_of,
                                 actor)[0]
 
@@ -145,7 +151,7 @@ class Scorer:
         Raises ``store.errors.AccountNotFound`` (nothing is written) for an unknown id.
         """
         as_of = as_of or datetime.now(UTC)
-        with self.sessions() as session, session.begin():
+        with self.write_lock(), self.sessions() as session, session.begin():
             rows = [account_online_features(session, a, as_of) for a in account_ids]
             return self._decide(session, account_ids, rows, as_of, actor)
 

@@ -43,6 +43,18 @@ class Settings(BaseSettings):
         '{"caller name": "key"}; the name is recorded as the actor of each decision.')
     max_request_bytes: int = Field(
         262_144, ge=1024, description="Largest scoring request body accepted (larger: 413).")
+    serving_workers: int = Field(
+        1, ge=1, description="Worker processes of the scoring service. Scoring transactions "
+        "queue on one write lock (SQLite: across processes), so extra workers overlap only "
+        "HTTP, validation and encoding with the scoring of another request.")
+    serving_access_log: bool = Field(
+        False, description="BentoML's access log line per request (the audit log in the "
+        "store records every decision either way; the line costs ~1 ms of the service's "
+        "core a request).")
+    serving_tracing: bool = Field(
+        False, description="OpenTelemetry spans for the scoring routes (configure an "
+        "exporter in BentoML's config to see them; unsampled spans still cost ~1 ms a "
+        "request).")
     shadow_challenger: bool = Field(
         False, description="Also score the registry's challenger in shadow (never acted on).")
     model_threads: int = Field(2, ge=1, description="Threads LightGBM uses to train and to "

@@ -169,3 +169,15 @@ def test_stripe_event_rescores_the_account_and_queues_its_action(
         queued = conn.execute(text("SELECT count(*) FROM stripe_actions WHERE decision_id = :d"),
                               {"d": decision.decision_id}).scalar()
     assert queued >= 1  # dry-run by default: recorded, not sent
+
+
+def test_access_log_and_tracing_of_scoring_routes_are_off_unless_asked_for() -> None:
+    from riskscore.serving.service import SCORING_ROUTES, service_config
+    from riskscore.settings import Settings
+
+    quiet = service_config(Settings())
+    assert quiet["logging"]["access"]["enabled"] is False
+    assert set(quiet["tracing"]["excluded_urls"]) == set(SCORING_ROUTES)
+    assert quiet["workers"] == 1 and quiet["traffic"]["max_concurrency"] == 512
+    loud = service_config(Settings(serving_access_log=True, serving_tracing=True))
+    assert loud["logging"]["access"]["enabled"] is True and "tracing" not in loud

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from riskscore.contracts import Application, Decision
 from riskscore.scoring import Scorer
 from riskscore.serving.auth import GuardMiddleware, KeyRing
-from riskscore.settings import get_settings
+from riskscore.settings import Settings, get_settings
 from riskscore.store.engine import checkpoint_in_background
 from riskscore.store.errors import AccountNotFound, DuplicateAccount, InvalidData
 
@@ -74,8 +74,22 @@ def _not_ready() -> bentoml.exceptions.ServiceUnavailable:
         f"riskscore is not ready: {RUNTIME.error or 'still loading'}")
 
 
-@bentoml.service(name="riskscore", traffic={"timeout": 30, "max_concurrency": 512},
-                 workers=1)
+SCORING_ROUTES = ("/score_application", "/score_account", "/score_accounts")
+
+
+def service_config(settings: Settings) -> dict[str, Any]:
+    """BentoML's configuration of the service: worker processes, load shedding, and
+    per-request access log lines and tracing spans off unless asked for (together they
+    cost more of the core than HTTP parsing and validation; docs/serving.md#performance)."""
+    config: dict[str, Any] = {"traffic": {"timeout": 30, "max_concurrency": 512},
+                              "workers": settings.serving_workers,
+                              "logging": {"access": {"enabled": settings.serving_access_log}}}
+    if not settings.serving_tracing:
+        config["tracing"] = {"excluded_urls": list(SCORING_ROUTES)}
+    return config
+
+
+@bentoml.service(name="riskscore", **service_config(get_settings()))
 class RiskScore:
     """Account-risk decisions for a payments platform."""
 

@@ -4,13 +4,18 @@ SQLite connections get WAL (readers never block the writer), enforced foreign ke
 busy timeout and a larger page cache. pysqlite's own transaction handling is switched off
 and ``BEGIN`` is emitted by SQLAlchemy instead, so SAVEPOINTs work (``record_application``
 relies on them) and a writer can ask for ``BEGIN IMMEDIATE`` with the execution option
-``sqlite_begin_immediate=True`` to take the write lock up front.
+``sqlite_begin_immediate=True`` to take the write lock up front. :class:`WriteLock`
+queues a SQLite store's writers across threads and processes (several service workers).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +113,37 @@ def checkpoint_in_background(engine: Engine, every_seconds: float,
 
     threading.Thread(target=run, name="wal-checkpoint", daemon=True).start()
     return stop
+
+
+class WriteLock:
+    """One writer at a time on a SQLite file, across threads and processes.
+
+    SQLite has one writer at a time, and a writer waiting on its lock sleeps in steps of
+    milliseconds (the busy handler), while a deferred transaction that read before
+    another process committed cannot write at all. Writers that hold this lock for the
+    whole of a ``BEGIN IMMEDIATE`` transaction instead queue on a mutex (threads) and an
+    ``flock`` on ``<database>-writer.lock`` (processes, e.g. several service workers),
+    which wake the next writer as soon as the lock is released. For other databases and
+    in-memory SQLite it does nothing.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        database = engine.url.database
+        self._path = (f"{database}-writer.lock" if engine.url.get_backend_name() == "sqlite"
+                      and database and database != ":memory:" else None)
+        self._mutex = threading.Lock()
+        self._fd: int | None = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self._path is None:
+            yield
+            return
+        with self._mutex:
+            if self._fd is None:  # opened lazily, in the process that writes
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)

@@ -14,9 +14,7 @@ transaction: if it fails, the event stays stored (the failure is logged).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -29,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from riskscore.integrations.stripe.events import EventError, map_event, parse_event
 from riskscore.integrations.stripe.writer import apply_effect
 from riskscore.settings import Settings, get_settings
+from riskscore.store.engine import WriteLock
 from riskscore.store.hashing import IdentifierHasher
 from riskscore.store.models import ProcessedEvent, table_of
 
@@ -88,9 +87,8 @@ class WebhookProcessor:
         self._hasher = hasher or IdentifierHasher.from_settings(settings)
         self.max_body_bytes = settings.stripe_webhook_max_body_bytes
         # SQLite has one writer at a time, and writers waiting on its lock sleep in steps of
-        # milliseconds: queueing this process's writers on a mutex is much faster.
-        self._write_lock: AbstractContextManager[Any] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext())
+        # milliseconds: queueing the writers on a mutex and a file lock is much faster.
+        self._write_lock = WriteLock(engine)
 
     def process(self, payload: bytes, signature: str | None) -> WebhookResult:
         """Verify, parse, map and store one delivery; then call the risk callback."""
@@ -111,7 +109,7 @@ class WebhookProcessor:
         now = datetime.now(UTC)
         applies = effect is not None and not effect.is_empty()
         outcome, touched = "applied" if applies else "ignored", []
-        with self._write_lock, self._engine.connect() as conn:
+        with self._write_lock(), self._engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin_immediate=True)
             with conn.begin():
                 claimed = conn.execute(_claim(conn.dialect.name), {
