@@ -65,13 +65,9 @@ class RiskModel:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def matrix(self, rows: list[Mapping[str, float]] | pd.DataFrame) -> np.ndarray:
-        """Feature rows (dicts or a frame) as a row-major float64 matrix in model order;
-        absent -> NaN. Row-major: LightGBM reads a column-major matrix (what a frame's
-        ``to_numpy`` gives) with a stride of the whole column per feature, measurably
-        slower to score and explain."""
+        """Feature rows (dicts or a frame) as a float matrix in model order; absent -> NaN."""
         if isinstance(rows, pd.DataFrame):
-            return np.ascontiguousarray(rows.reindex(columns=self.feature_names).to_numpy(
-                np.float64, na_value=np.nan))
+            return rows.reindex(columns=self.feature_names).to_numpy(np.float64, na_value=np.nan)
         out = np.full((len(rows), len(self.feature_names)), np.nan)
         for i, row in enumerate(rows):
             for j, name in enumerate(self.feature_names):
