@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -102,6 +103,18 @@ def test_decision_ids_are_stable_and_distinct(sample: pd.DataFrame) -> None:
     first, again = decision_frame(scorer, sample), decision_frame(scorer, sample)
     assert first["decision_id"].tolist() == again["decision_id"].tolist()
     assert first["decision_id"].is_unique
+
+
+def test_deciding_leaves_the_garbage_collector_as_it_was(sample: pd.DataFrame) -> None:
+    scorer = Scorer.from_settings()
+    decision_frame(scorer, sample.head(20))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        decision_frame(scorer, sample.head(20))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_job_bundle_decides_like_the_champion(sample: pd.DataFrame, tmp_path: Path) -> None:

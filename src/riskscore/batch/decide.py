@@ -8,10 +8,13 @@ the same rows, and handing them to Stripe again is idempotent.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -136,16 +139,34 @@ def decision_frame(scorer: Scorer, features: pd.DataFrame, *,
             reasons.update(zip(rows.tolist(), model_reasons(
                 policy, contributions, model.feature_names,
                 lambda name: None if (v := column(name)) is None else v[rows]), strict=True))
-    codes, texts = frame_reasons(policy, outcome, reasons)
     model_version, policy_version = scorer.model_version, policy.full_version
-    return pd.DataFrame({
-        "account_id": ids,
-        "as_of": pd.Series([as_of] * n, dtype="datetime64[us, UTC]"),
-        "decision_id": decision_ids(ids, as_of, model_version, policy_version),
-        "score": prob, "risk_level": outcome.risk_level, "action": outcome.action,
-        "delay_days": outcome.delay_days, "reason_codes": codes, "reasons": texts,
-        "model_version": model_version, "policy_version": policy_version,
-    })
+    with _collector_paused():
+        codes, texts = frame_reasons(policy, outcome, reasons)
+        return pd.DataFrame({
+            "account_id": ids,
+            "as_of": pd.Series(pd.DatetimeIndex([as_of]).tz_convert("UTC").as_unit("us")
+                               .repeat(n)),
+            "decision_id": decision_ids(ids, as_of, model_version, policy_version),
+            "score": prob, "risk_level": outcome.risk_level, "action": outcome.action,
+            "delay_days": outcome.delay_days, "reason_codes": codes, "reasons": texts,
+            "model_version": model_version, "policy_version": policy_version,
+        })
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a chunk's reasons and rows are built: a
+    list per row (100,000 a chunk) and the reasons' dicts, none in a cycle (reference
+    counting frees them), whose allocation would otherwise trigger collections of the
+    whole heap (measured on a 100,000-row chunk: 0.33 s to allocate the empty reason
+    lists with the collector on, 0.01 s with it off)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _kept_model_reasons(scorer: Scorer, ids: list[str], outcome: FrameOutcome,
