@@ -25,6 +25,9 @@ IDENTIFIER_KINDS: tuple[str, ...] = (
     "device",
     "ip",
 )
+CLUSTER_KINDS: tuple[str, ...] = ("email", "phone", "address", "tax_id", "bank_account", "device")
+"""Kinds that link accounts into clusters by default. IPs and /24s are left out: carrier-grade
+NAT, coworking spaces and mobile networks share them between unrelated accounts."""
 
 FREE_EMAIL_DOMAINS: frozenset[str] = frozenset(
     {
