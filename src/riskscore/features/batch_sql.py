@@ -85,7 +85,7 @@ def movement_rows_sql(has_status: bool = True) -> str:
     a ``status`` column every movement counts as succeeded (docs/data.md)."""
     signs = " ".join(f"WHEN '{t}' THEN {s}" for t, s in MOVEMENT_SIGN.items())
     return f"""
-    mv AS (
+    mv AS NOT MATERIALIZED (
         SELECT m.*,
                CASE WHEN {"coalesce(m.status, 'succeeded') = 'failed'" if has_status else
                           "FALSE"} THEN 0
