@@ -29,6 +29,7 @@ from riskscore.schema import MOVEMENT_SIGN
 # a small side table of its own (``SIDE_TABLES``) instead of being joined back onto every
 # movement; an aggregate that asks for the flag is evaluated over that table alone.
 AS_OF_FLAGS = {"drained": "x.drain_s IS NOT NULL AND x.drain_s < x.as_of_s"}
+AS_OF_COLUMNS = {"drained": "drain_s"}  # the row column each as-of flag reads
 SIDE_FLAGS: dict[str, str] = {"drained": "mv_drained", "after_bank_change": "mv_bank_payout"}
 SIDE_COLUMNS = {"account_id", "ts", "type", "amount", "drained", "after_bank_change"}
 HOUR_US = 3_600 * 10**6
@@ -230,6 +231,20 @@ def since_sql(column: str, window: int | None, earliest_as_of: str | None) -> st
     return f"{column} >= {earliest_as_of}::TIMESTAMPTZ - INTERVAL {window + 1} DAY"
 
 
+def row_columns(aggs: list[Agg]) -> list[str]:
+    """The source columns the aggregates read (``ts`` first): a joined row carries only
+    these (DuckDB materialises the joined rows once when an aggregate is a distinct
+    count)."""
+    needed = {"ts"} | {a.value for a in aggs if a.value}
+    for agg in aggs:
+        for column, _ in agg.where:
+            if column in AS_OF_FLAGS:
+                needed.add(AS_OF_COLUMNS[column])
+            elif column not in SIDE_FLAGS:
+                needed.add(column)
+    return ["ts", *sorted(needed - {"ts"})]
+
+
 def snapshot_aggregate_sql(source: str, aggs: list[Agg],
                            earliest_as_of: str | None = None) -> str:
     """One row per snapshot with the aggregates of ``source`` rows before its as-of. When
@@ -238,10 +253,11 @@ def snapshot_aggregate_sql(source: str, aggs: list[Agg],
     columns = ",\n        ".join(aggregate_sql(a) for a in aggs)
     window = max_window(aggs)
     near = "" if window is None else f" AND r.ts >= s.as_of - INTERVAL {window + 1} DAY"
+    carried = ", ".join(f"r.{c}" for c in row_columns(aggs))
     return f"""
     , x AS (
         SELECT s.snapshot_id, epoch(s.as_of) AS as_of_s, epoch(s.as_of) - epoch(r.ts) AS age_s,
-               r.*
+               {carried}
         FROM snapshots s LEFT JOIN (SELECT * FROM {source} WHERE {since_sql(
             'ts', window, earliest_as_of)}) r
           ON r.account_id = s.account_id AND r.ts < s.as_of{near}
