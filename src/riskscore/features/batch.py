@@ -127,6 +127,13 @@ def _floats(values: np.ndarray) -> np.ndarray:
     return values.astype(float)
 
 
+def _common_as_of(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The as-of time of every row of table ``snapshots`` as a SQL literal (as DuckDB holds
+    it), or None when they differ (or there are none)."""
+    first, last = con.execute("SELECT min(as_of), max(as_of) FROM snapshots").fetchone()
+    return f"'{first.isoformat()}'" if first is not None and first == last else None
+
+
 def _positions(index: pd.Index, keys: pd.Series | np.ndarray) -> np.ndarray:
     """Row of each key in ``index`` (-1 when absent)."""
     return index.get_indexer(keys)
@@ -193,13 +200,15 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
 
     available = available_columns(report)
     totals = totals_for(available)
-    buckets = con.execute(flow_bucket_sql(totals, "movements.status" in available)).fetchnumpy()
+    common = _common_as_of(con) if report.account_hashes_distinct else None
+    buckets = con.execute(flow_bucket_sql(totals, "movements.status" in available, common)
+                          ).fetchnumpy()
     for name, column in flow_columns(buckets, len(snaps), totals).items():
         out.put(name, column)
     del buckets
     earliest = f"'{snaps['as_of'].min().isoformat()}'" if len(snaps) else None
     helpers: dict[str, np.ndarray] = {}  # aggregates that only feed derived features
-    for table, sql in activity_sql(available, tables, earliest).items():
+    for table, sql in activity_sql(available, tables, earliest, common).items():
         got = con.execute(sql).fetchnumpy()
         rows = got.pop("snapshot_id").astype(np.int64)
         for name, values in got.items():

@@ -245,27 +245,58 @@ def row_columns(aggs: list[Agg]) -> list[str]:
     return ["ts", *sorted(needed - {"ts"})]
 
 
-def snapshot_aggregate_sql(source: str, aggs: list[Agg],
-                           earliest_as_of: str | None = None) -> str:
+def snapshot_aggregate_sql(source: str, aggs: list[Agg], earliest_as_of: str | None = None,
+                           common_as_of: str | None = None) -> str:
     """One row per snapshot with the aggregates of ``source`` rows before its as-of. When
     every aggregate is windowed, only rows that can fall in the longest window are joined
-    (``earliest_as_of``: the earliest as-of time, a SQL timestamp literal)."""
+    (``earliest_as_of``: the earliest as-of time, a SQL timestamp literal). When every
+    snapshot has the same as-of time (``common_as_of``, a literal), rows are aggregated
+    per account first and the snapshots joined to those (see :func:`per_account_sql`)."""
     columns = ",\n        ".join(aggregate_sql(a) for a in aggs)
     window = max_window(aggs)
-    near = "" if window is None else f" AND r.ts >= s.as_of - INTERVAL {window + 1} DAY"
     carried = ", ".join(f"r.{c}" for c in row_columns(aggs))
+    rows = f"(SELECT * FROM {source} WHERE {since_sql('ts', window, earliest_as_of)}) r"
+    if common_as_of is not None:
+        at = f"{common_as_of}::TIMESTAMPTZ"
+        near = "" if window is None else f" AND r.ts >= {at} - INTERVAL {window + 1} DAY"
+        return f"""
+    , x AS (
+        SELECT hash(r.account_id) AS ah, epoch({at}) AS as_of_s,
+               epoch({at}) - epoch(r.ts) AS age_s, {carried}
+        FROM {rows} WHERE r.ts < {at}{near}
+    ),
+    per_account AS (
+        SELECT x.ah,
+        {columns}
+        FROM x
+        GROUP BY x.ah
+    )
+    {per_account_sql("per_account", aggs)}"""
+    near = "" if window is None else f" AND r.ts >= s.as_of - INTERVAL {window + 1} DAY"
     return f"""
     , x AS (
         SELECT s.snapshot_id, epoch(s.as_of) AS as_of_s, epoch(s.as_of) - epoch(r.ts) AS age_s,
                {carried}
-        FROM snapshots s LEFT JOIN (SELECT * FROM {source} WHERE {since_sql(
-            'ts', window, earliest_as_of)}) r
+        FROM snapshots s LEFT JOIN {rows}
           ON r.account_id = s.account_id AND r.ts < s.as_of{near}
     )
     SELECT x.snapshot_id,
         {columns}
     FROM x
     GROUP BY x.snapshot_id"""
+
+
+def per_account_sql(table: str, aggs: list[Agg]) -> str:
+    """Snapshots joined to ``table`` of per-account aggregates (column ``ah``: the 64-bit hash
+    of the account id, distinct per account: ``DatasetReport.account_hashes_distinct``).
+    A snapshot without rows gets what the aggregate of no rows is: 0 for counts, sums and
+    distinct counts, NULL otherwise."""
+    zero = ("count", "sum", "distinct")
+    columns = ", ".join(f"coalesce(p.{a.name}, 0.0) AS {a.name}" if a.fn in zero else
+                        f"p.{a.name}" for a in aggs)
+    return f"""SELECT s.snapshot_id, {columns}
+    FROM (SELECT snapshot_id, hash(account_id) AS ah FROM snapshots) s
+    LEFT JOIN {table} p USING (ah)"""
 
 
 def is_flow(agg: Agg) -> bool:
@@ -308,19 +339,32 @@ def flow_columns(buckets: dict[str, np.ndarray], n_snapshots: int,
     return out
 
 
-def flow_bucket_sql(totals: list[Agg], has_status: bool = True) -> str:
+def flow_bucket_sql(totals: list[Agg], has_status: bool = True,
+                    common_as_of: str | None = None) -> str:
     """Counts and amounts per snapshot, movement type (``type_code``: position in
     ``FLOW_TYPES``, -1 other) and age bucket, with the per-bucket parts of ``totals``; the
-    features are sums over buckets (see ``flow_columns``)."""
+    features are sums over buckets (see ``flow_columns``). With one as-of time for every
+    snapshot (``common_as_of``, a literal) movements are bucketed per account and the
+    snapshots joined to the buckets (see :func:`per_account_sql`)."""
     cases = " ".join(f"WHEN age_s <= {w * 86_400} THEN {w}" for w in WINDOWS)
     codes = " ".join(f"WHEN {_literal(t)} THEN {i}" for i, t in enumerate(FLOW_TYPES))
     parts = "".join(f", CAST({'count(*)' if a.fn == 'count' else f'sum({a.value})'} AS DOUBLE)"
                     f" AS {a.name}" for a in totals)
+    groups = (f"CASE type {codes} ELSE -1 END AS type_code, CASE {cases} ELSE 0 END AS bucket, "
+              f"count(*) AS n, CAST(sum(amount) AS DOUBLE) AS amount{parts}")
+    if common_as_of is not None:
+        at = f"{common_as_of}::TIMESTAMPTZ"
+        return f"""
+    WITH {movement_rows_sql(has_status)},
+    g AS (
+        SELECT hash(account_id) AS ah, {groups}
+        FROM (SELECT m.*, epoch({at}) - epoch(m.ts) AS age_s FROM mv m WHERE m.ts < {at})
+        GROUP BY ALL)
+    SELECT s.snapshot_id, g.* EXCLUDE (ah)
+    FROM (SELECT snapshot_id, hash(account_id) AS ah FROM snapshots) s JOIN g USING (ah)"""
     return f"""
     WITH {movement_rows_sql(has_status)}
-    SELECT snapshot_id, CASE type {codes} ELSE -1 END AS type_code,
-           CASE {cases} ELSE 0 END AS bucket, count(*) AS n,
-           CAST(sum(amount) AS DOUBLE) AS amount{parts}
+    SELECT snapshot_id, {groups}
     FROM (SELECT s.snapshot_id, m.*, epoch(s.as_of) - epoch(m.ts) AS age_s
           FROM snapshots s JOIN mv m ON m.account_id = s.account_id AND m.ts < s.as_of)
     GROUP BY ALL"""
@@ -340,12 +384,12 @@ def aggregates_for(table: str, available: set[str]) -> list[Agg]:
     return out
 
 
-def activity_sql(available: set[str], tables: set[str],
-                 earliest_as_of: str | None = None) -> dict[str, str]:
+def activity_sql(available: set[str], tables: set[str], earliest_as_of: str | None = None,
+                 common_as_of: str | None = None) -> dict[str, str]:
     """SQL per row source: ``{name: query}``, each giving one row per snapshot with the
     aggregates of that source other than the bucketed ones (``flow_bucket_sql``).
     Movements are split into the plain rows and the side tables of ``SIDE_FLAGS``.
-    ``earliest_as_of``: see :func:`snapshot_aggregate_sql`."""
+    ``earliest_as_of``, ``common_as_of``: see :func:`snapshot_aggregate_sql`."""
     queries = {}
     has_changes, has_logins = "changes" in tables, "logins" in tables
     has_sessions = "signup_sessions" in tables
@@ -353,30 +397,31 @@ def activity_sql(available: set[str], tables: set[str],
     has_status = "movements.status" in available
     plain = [a for a in movement_aggs if side_flag(a) is None]
     queries["movements"] = (f"WITH {movement_rows_sql(has_status)}"
-                            + snapshot_aggregate_sql("mv", plain, earliest_as_of))
+                            + snapshot_aggregate_sql("mv", plain, earliest_as_of,
+                                                     common_as_of))
     drained = [a for a in movement_aggs if side_flag(a) == "drained"]
     if drained:
         since = since_sql("ts", max_window(drained), earliest_as_of)
         queries["movements:drained"] = (f"WITH {movement_rows_sql(has_status)}, "
                                         f"{drain_sql(since)}"
                                         + snapshot_aggregate_sql("mv_drained", drained,
-                                                                 earliest_as_of))
+                                                                 earliest_as_of, common_as_of))
     after_change = [a for a in movement_aggs if side_flag(a) == "after_bank_change"]
     if after_change:
         side = (f"WITH {bank_payout_sql()}" if has_changes else
                 "WITH mv_bank_payout AS (SELECT account_id, ts, type, amount FROM movements "
                 "WHERE FALSE)")
         queries["movements:bank_payout"] = side + snapshot_aggregate_sql(
-            "mv_bank_payout", after_change, earliest_as_of)
+            "mv_bank_payout", after_change, earliest_as_of, common_as_of)
     if has_logins:
         lg = enriched_logins_sql("logins.ip_country" in available)
         queries["logins"] = (f"WITH {lg}" + snapshot_aggregate_sql(
-            "lg", aggregates_for("logins", available), earliest_as_of))
+            "lg", aggregates_for("logins", available), earliest_as_of, common_as_of))
     if has_changes:
         queries["changes"] = (f"WITH {enriched_changes_sql(has_logins, has_sessions)}"
                               + snapshot_aggregate_sql("ch", aggregates_for("changes",
                                                                             available),
-                                                       earliest_as_of))
+                                                       earliest_as_of, common_as_of))
     return queries
 
 
