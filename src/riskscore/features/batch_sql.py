@@ -163,11 +163,13 @@ def drain_sql(since: str = "TRUE") -> str:
 
 
 def first_use_sql(has_logins: bool, has_sessions: bool) -> list[str]:
-    """Statements creating tables ``device_first(account_id, device_id, first_ts,
-    first_ok_ts)`` and ``ip_first(account_id, ip, ...)``: when each account's signup or
-    logins first used each device and IP (``first_ok_ts``: by a successful login). One
-    pass over the logins serves new-device and new-IP logins, changes from a new device
-    and the identity links. None without logins and signup sessions."""
+    """Statements creating tables ``device_first(ah, kh, device_id, first_ts, first_ok_ts)``
+    and ``ip_first(ah, kh, ip, ...)``: when each account's signup or logins first used each
+    device and IP (``first_ok_ts``: by a successful login), keyed by 64-bit hashes of the
+    account id (``ah``) and of the device or IP (``kh``), so the group-by and the joins that
+    read the tables compare integers. One pass over the logins serves new-device and
+    new-IP logins, changes from a new device and the identity links. None without logins
+    and signup sessions."""
     out = []
     for table, key in (("device_first", "device_id"), ("ip_first", "ip")):
         sources = []
@@ -178,9 +180,10 @@ def first_use_sql(has_logins: bool, has_sessions: bool) -> list[str]:
             sources.append(f"SELECT account_id, {key}, ts, success AS ok FROM logins")
         if sources:
             out.append(f"""CREATE OR REPLACE TEMP TABLE {table} AS
-                SELECT account_id, {key}, min(ts) AS first_ts,
-                       min(ts) FILTER (WHERE ok) AS first_ok_ts
-                FROM ({' UNION ALL '.join(sources)}) GROUP BY ALL""")
+                SELECT hash(account_id) AS ah, hash({key}) AS kh, any_value({key}) AS {key},
+                       min(ts) AS first_ts, min(ts) FILTER (WHERE ok) AS first_ok_ts
+                FROM ({' UNION ALL '.join(sources)}) WHERE {key} IS NOT NULL
+                GROUP BY ah, kh""")
     return out
 
 
@@ -192,26 +195,26 @@ def enriched_logins_sql(has_ip_country: bool = True) -> str:
         SELECT l.*, l.ts <= df.first_ts AS new_device, l.ts <= ipf.first_ts AS new_ip,
                {"(l.ip_country IS NOT NULL AND l.ip_country <> a.country)" if has_ip_country
                 else "FALSE"} AS foreign_ip
-        FROM logins l
+        FROM (SELECT *, hash(account_id) AS ah FROM logins) l
         JOIN accounts a USING (account_id)
-        JOIN device_first df USING (account_id, device_id)
-        JOIN ip_first ipf USING (account_id, ip)
+        JOIN device_first df ON df.ah = l.ah AND df.kh = hash(l.device_id)
+        JOIN ip_first ipf ON ipf.ah = l.ah AND ipf.kh = hash(l.ip)
     )"""
 
 
 def enriched_changes_sql(has_logins: bool, has_sessions: bool) -> str:
     """Changes flagged when made from a device first seen (table ``device_first`` of
     ``first_use_sql``) less than a day before."""
-    first = ("SELECT account_id, device_id, first_ts FROM device_first"
-             if has_logins or has_sessions else
-             "SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS device_id, "
-             "NULL::TIMESTAMPTZ AS first_ts WHERE FALSE")
+    first = ("SELECT ah, kh, first_ts FROM device_first" if has_logins or has_sessions else
+             "SELECT NULL::UBIGINT AS ah, NULL::UBIGINT AS kh, NULL::TIMESTAMPTZ AS first_ts "
+             "WHERE FALSE")
     return f"""
     change_device_first AS ({first}),
     ch AS (
         SELECT c.*, (f.first_ts IS NULL OR f.first_ts > c.ts - INTERVAL {NEW_DEVICE_HOURS} HOUR)
                    AS from_new_device
-        FROM changes c LEFT JOIN change_device_first f USING (account_id, device_id)
+        FROM changes c LEFT JOIN change_device_first f
+          ON f.ah = hash(c.account_id) AND f.kh = hash(c.device_id)
     )"""
 
 

@@ -60,23 +60,23 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
     logins' first uses (``batch_sql.first_use_sql``, when ``tables`` has logins);
     ``cache``: see :func:`identity.change_identifiers`; ``has_new_values``:
     ``changes.new_value`` is present."""
-    sources = [f"SELECT account_id, '{kind}' AS kind, id_{kind} AS value, created_at AS ts, "
-               "TRUE AS onboarding FROM identity" for kind in APPLICATION_KINDS]
+    sources = [f"SELECT hash(account_id) AS ah, '{kind}' AS kind, id_{kind} AS value, "
+               "created_at AS ts, TRUE AS onboarding FROM identity" for kind in APPLICATION_KINDS]
     if "signup_sessions" in tables:
-        sources += ["SELECT account_id, 'device', device_id, completed_at, TRUE FROM "
-                    "signup_sessions", "SELECT account_id, 'ip', ip, completed_at, TRUE FROM "
-                    "signup_sessions"]
+        sources += ["SELECT hash(account_id), 'device', device_id, completed_at, TRUE FROM "
+                    "signup_sessions", "SELECT hash(account_id), 'ip', ip, completed_at, TRUE "
+                    "FROM signup_sessions"]
     # Failed logins link nothing: one credential-stuffing device would tie all its victims.
     # Each account uses few devices and IPs many times: reduce to first uses before the union.
     if "logins" in tables:  # first uses by successful logins: tables of first_use_sql
-        sources += ["SELECT account_id, 'device', device_id, first_ok_ts, FALSE FROM "
-                    "device_first WHERE first_ok_ts IS NOT NULL",
-                    "SELECT account_id, 'ip', ip, first_ok_ts, FALSE FROM ip_first WHERE "
+        sources += ["SELECT ah, 'device', device_id, first_ok_ts, FALSE FROM device_first "
+                    "WHERE first_ok_ts IS NOT NULL",
+                    "SELECT ah, 'ip', ip, first_ok_ts, FALSE FROM ip_first WHERE "
                     "first_ok_ts IS NOT NULL"]
     if "changes" in tables:
-        sources += ["SELECT account_id, 'device', device_id, min(ts), FALSE FROM changes "
-                    "GROUP BY account_id, device_id",
-                    "SELECT account_id, 'ip', ip, min(ts), FALSE FROM changes GROUP BY "
+        sources += ["SELECT hash(account_id), 'device', device_id, min(ts), FALSE FROM "
+                    "changes GROUP BY account_id, device_id",
+                    "SELECT hash(account_id), 'ip', ip, min(ts), FALSE FROM changes GROUP BY "
                     "account_id, ip"]
     if "changes" in tables and has_new_values:
         ch = con.execute("""SELECT c.account_id, c.change_type, c.new_value, a.country, c.ts
@@ -87,13 +87,13 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
         con.register("changed_ids", pd.DataFrame({
             "account_id": ch["account_id"][keep], "kind": [v[0] for v in values if v],
             "value": [v[1] for v in values if v], "ts": ch["ts"][keep]}))
-        sources.append("SELECT account_id, kind, value, ts, FALSE FROM changed_ids")
+        sources.append("SELECT hash(account_id), kind, value, ts, FALSE FROM changed_ids")
     # Most identifiers belong to one account and can link nothing: rows are reduced to the
     # values more than one account used (an integer group-by), and only those are grouped
     # per account and joined to the account keys.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE ident_rows AS
-        SELECT hash(account_id) AS ah, kind,
+        SELECT ah, kind,
                hash(kind, CASE WHEN kind IN ('device', 'ip')
                                THEN regexp_replace(value, '\\s+', '', 'g')
                                ELSE value END) AS h, ts, onboarding
