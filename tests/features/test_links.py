@@ -120,3 +120,9 @@ def test_velocity_counts_sessions_of_the_same_device_ip_and_network_before() -> 
     assert got.loc[list("fg"), "signups_same_ip_1h"].tolist() == [0, 1]
     assert got.loc[list("fg"), "signups_same_ip24_1h"].tolist() == [0, 0]  # no /24 in "x"
     assert got["platform_signups_1d"].tolist() == [0, 1, 1, 3, 5, 4, 5]
+    con.execute("CREATE TABLE account_keys AS SELECT * FROM (VALUES ('g', 0), ('a', 1), "
+                "('b', 2), ('c', 3), ('d', 4), ('e', 5), ('f', 6)) t(account_id, aid)")
+    by_key = velocity_features(con, by_key=True)
+    keys = {"g": 0, "a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6}
+    pd.testing.assert_frame_equal(by_key.loc[[keys[a] for a in got.index]].reset_index(drop=True),
+                                  got.reset_index(drop=True))

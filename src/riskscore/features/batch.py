@@ -169,12 +169,18 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         out.put(name, _floats(static[name]))
     created_us = static["created_us"]
     del static
+    create_keys(con)
+    keys = con.execute("SELECT coalesce(aid, -1) AS aid FROM snapshot_keys ORDER BY "
+                       "snapshot_id").fetchnumpy()["aid"].astype(np.int64)
+    n_accounts = con.execute("SELECT count(*) FROM account_keys").fetchone()[0]
     if has_sessions:
-        velocity = velocity_features(con)
-        out.put_frame(velocity, _positions(velocity.index, snaps["account_id"]))
+        velocity = velocity_features(con, by_key=True)
+        aids = velocity.index.to_numpy()  # -1: a session of an account not in accounts
+        row = np.full(n_accounts + 1, -1)  # velocity row per account key; key -1 (last): none
+        row[aids[aids >= 0]] = np.flatnonzero(aids >= 0)
+        out.put_frame(velocity, row[keys])
     step("velocity")
 
-    create_keys(con)
     for sql in first_use_sql("logins" in tables, has_sessions):
         con.execute(sql)
     identifier_events(con, hasher, tables, settings.home / "cache" / "change_phones.parquet",
@@ -184,9 +190,7 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     links = duplicate_features(con, has_labels)
     out.put_frame(links, _positions(links.index, snaps["snapshot_id"]))
     del links
-    keys = con.execute("SELECT coalesce(aid, -1) AS aid FROM snapshot_keys ORDER BY "
-                       "snapshot_id").fetchnumpy()["aid"].astype(np.int64)
-    known_us = np.full(con.execute("SELECT count(*) FROM account_keys").fetchone()[0], np.nan)
+    known_us = np.full(n_accounts, np.nan)
     if has_labels:
         found = con.execute("""SELECT k.aid, epoch_us(l.label_known_at) AS known FROM labels l
                                JOIN account_keys k USING (account_id)

@@ -329,14 +329,17 @@ def _codes(hashes: np.ndarray) -> np.ndarray:
     return np.where(np.ma.getmaskarray(hashes), -1, codes)
 
 
-def velocity_features(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def velocity_features(con: duckdb.DuckDBPyConnection, by_key: bool = False) -> pd.DataFrame:
     """Signup velocity per account, frozen at its signup (table ``signup_sessions``): the
     sessions of the same device, IP and /24 (whitespace removed; empty values link
     nothing; values compared by 64-bit hash, see :func:`identifier_events`) in the hour
-    and the day before, and the platform's signups."""
-    got = con.execute(r"""
+    and the day before, and the platform's signups. Indexed by ``account_id``, or with
+    ``by_key`` by the account's ``aid`` (table ``account_keys``, see :func:`create_keys`)."""
+    account = ("(SELECT aid FROM account_keys k WHERE k.account_id = signup_sessions.account_id)"
+               if by_key else "account_id")
+    got = con.execute(rf"""
         WITH s AS (
-            SELECT account_id, epoch_us(completed_at) AS completed_us,
+            SELECT {account} AS account_id, epoch_us(completed_at) AS completed_us,
                    regexp_replace(device_id, '\s+', '', 'g') AS device,
                    regexp_replace(ip, '\s+', '', 'g') AS ip
             FROM signup_sessions),
@@ -361,4 +364,5 @@ def velocity_features(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         **counts,
         "platform_signups_1d": last_day,
         "platform_signup_ratio": last_day / np.maximum(before, 1.0),
-    }, index=pd.Index(got["account_id"], name="account_id")).astype("float64")
+    }, index=pd.Index(np.ma.filled(got["account_id"], -1) if by_key else got["account_id"],
+                      name="aid" if by_key else "account_id")).astype("float64")
