@@ -79,13 +79,17 @@ def create_identity(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
             SELECT {columns}, CAST(digest AS VARCHAR) AS digest FROM read_parquet('{cache}') c
             SEMI JOIN app_digest d ON d.account_id = c.account_id
                                   AND d.digest = CAST(c.digest AS VARCHAR)""")
-    todo = con.execute("SELECT a.* FROM accounts a ANTI JOIN app_cached c USING (account_id)"
-                       if cached else "SELECT * FROM accounts").df()
-    log.info("computing application features for %d accounts", len(todo))
-    if cached and not len(todo):  # nothing new: the cached rows are the table, no copy
+    # Nothing new (counted on the digests, without reading the accounts' columns again):
+    # the cached rows are the table, no copy.
+    if cached and not con.execute("SELECT count(*) FROM app_digest ANTI JOIN app_cached "
+                                  "USING (account_id)").fetchone()[0]:
+        log.info("computing application features for 0 accounts")
         con.execute("DROP TABLE IF EXISTS identity")
         con.execute("ALTER TABLE app_cached RENAME TO identity")
         return 0
+    todo = con.execute("SELECT a.* FROM accounts a ANTI JOIN app_cached c USING (account_id)"
+                       if cached else "SELECT * FROM accounts").df()
+    log.info("computing application features for %d accounts", len(todo))
     sessions = con.execute("SELECT s.* FROM signup_sessions s SEMI JOIN todo USING "
                            "(account_id)").df() if has_sessions else None
     con.register("app_fresh", _compute(todo, sessions, hasher))
