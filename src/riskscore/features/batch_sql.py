@@ -290,15 +290,16 @@ def snapshot_aggregate_sql(source: str, aggs: list[Agg], earliest_as_of: str | N
 
 
 def per_account_sql(table: str, aggs: list[Agg]) -> str:
-    """Snapshots joined to ``table`` of per-account aggregates (column ``ah``: the 64-bit hash
-    of the account id, distinct per account: ``DatasetReport.account_hashes_distinct``).
+    """Snapshots (table ``snapshot_keys`` of ``links.create_keys``) joined to ``table`` of
+    per-account aggregates (column ``ah``: the 64-bit hash of the account id, distinct per
+    account: ``DatasetReport.account_hashes_distinct``).
     A snapshot without rows gets what the aggregate of no rows is: 0 for counts, sums and
     distinct counts, NULL otherwise."""
     zero = ("count", "sum", "distinct")
     columns = ", ".join(f"coalesce(p.{a.name}, 0.0) AS {a.name}" if a.fn in zero else
                         f"p.{a.name}" for a in aggs)
     return f"""SELECT s.snapshot_id, {columns}
-    FROM (SELECT snapshot_id, hash(account_id) AS ah FROM snapshots) s
+    FROM snapshot_keys s
     LEFT JOIN {table} p USING (ah)"""
 
 
@@ -348,7 +349,7 @@ def flow_bucket_sql(totals: list[Agg], has_status: bool = True,
     ``FLOW_TYPES``, -1 other) and age bucket, with the per-bucket parts of ``totals``; the
     features are sums over buckets (see ``flow_columns``). With one as-of time for every
     snapshot (``common_as_of``, a literal) movements are bucketed per account and the
-    snapshots joined to the buckets (see :func:`per_account_sql`)."""
+    snapshots (table ``snapshot_keys``) joined to the buckets (see :func:`per_account_sql`)."""
     cases = " ".join(f"WHEN age_s <= {w * 86_400} THEN {w}" for w in WINDOWS)
     codes = " ".join(f"WHEN {_literal(t)} THEN {i}" for i, t in enumerate(FLOW_TYPES))
     parts = "".join(f", CAST({'count(*)' if a.fn == 'count' else f'sum({a.value})'} AS DOUBLE)"
@@ -364,7 +365,7 @@ def flow_bucket_sql(totals: list[Agg], has_status: bool = True,
         FROM (SELECT m.*, epoch({at}) - epoch(m.ts) AS age_s FROM mv m WHERE m.ts < {at})
         GROUP BY ALL)
     SELECT s.snapshot_id, g.* EXCLUDE (ah)
-    FROM (SELECT snapshot_id, hash(account_id) AS ah FROM snapshots) s JOIN g USING (ah)"""
+    FROM snapshot_keys s JOIN g USING (ah)"""
     return f"""
     WITH {movement_rows_sql(has_status)}
     SELECT snapshot_id, {groups}

@@ -112,14 +112,14 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
 def create_keys(con: duckdb.DuckDBPyConnection) -> None:
     """Create tables ``account_keys(account_id, aid, ah)`` (a dense integer per account of
     view ``accounts``, and the 64-bit hash of its id that ``identifier_events`` groups by)
-    and ``snapshot_keys(snapshot_id, aid, as_of)`` (table ``snapshots``; aid NULL for an
-    unknown account), so the link stage joins and groups on integers."""
+    and ``snapshot_keys(snapshot_id, aid, ah, as_of)`` (table ``snapshots``; aid NULL for
+    an unknown account), so the link and activity stages join and group on integers."""
     con.execute("""CREATE OR REPLACE TEMP TABLE account_keys AS
                    SELECT account_id, CAST(row_number() OVER () - 1 AS INTEGER) AS aid,
                           hash(account_id) AS ah
                    FROM accounts""")
     con.execute("""CREATE OR REPLACE TEMP TABLE snapshot_keys AS
-                   SELECT s.snapshot_id, k.aid, s.as_of
+                   SELECT s.snapshot_id, k.aid, hash(s.account_id) AS ah, s.as_of
                    FROM snapshots s LEFT JOIN account_keys k USING (account_id)""")
 
 
