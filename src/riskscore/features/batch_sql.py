@@ -163,9 +163,10 @@ def drain_sql(since: str = "TRUE") -> str:
 
 
 def first_use_sql(has_logins: bool, has_sessions: bool) -> list[str]:
-    """Statements creating tables ``device_first(ah, kh, device_id, first_ts, first_ok_ts)``
-    and ``ip_first(ah, kh, ip, ...)``: when each account's signup or logins first used each
-    device and IP (``first_ok_ts``: by a successful login), keyed by 64-bit hashes of the
+    """Statements creating tables ``device_first(ah, kh, device_id, first_ts, first_ok_ts,
+    signup_ts)`` and ``ip_first(ah, kh, ip, ...)``: when each account's signup or logins
+    first used each device and IP (``first_ok_ts``: by a successful login; ``signup_ts``:
+    the signup, when it used it), keyed by 64-bit hashes of the
     account id (``ah``) and of the device or IP (``kh``), so the group-by and the joins that
     read the tables compare integers. One pass over the logins serves new-device and
     new-IP logins, changes from a new device and the identity links. None without logins
@@ -174,14 +175,16 @@ def first_use_sql(has_logins: bool, has_sessions: bool) -> list[str]:
     for table, key in (("device_first", "device_id"), ("ip_first", "ip")):
         sources = []
         if has_sessions:
-            sources.append(f"SELECT account_id, {key}, completed_at AS ts, FALSE AS ok "
-                           "FROM signup_sessions")
+            sources.append(f"SELECT account_id, {key}, completed_at AS ts, FALSE AS ok, "
+                           "TRUE AS signup FROM signup_sessions")
         if has_logins:
-            sources.append(f"SELECT account_id, {key}, ts, success AS ok FROM logins")
+            sources.append(f"SELECT account_id, {key}, ts, success AS ok, FALSE AS signup "
+                           "FROM logins")
         if sources:
             out.append(f"""CREATE OR REPLACE TEMP TABLE {table} AS
                 SELECT hash(account_id) AS ah, hash({key}) AS kh, any_value({key}) AS {key},
-                       min(ts) AS first_ts, min(ts) FILTER (WHERE ok) AS first_ok_ts
+                       min(ts) AS first_ts, min(ts) FILTER (WHERE ok) AS first_ok_ts,
+                       min(ts) FILTER (WHERE signup) AS signup_ts
                 FROM ({' UNION ALL '.join(sources)}) WHERE {key} IS NOT NULL
                 GROUP BY ah, kh""")
     return out

@@ -62,17 +62,14 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
     ``changes.new_value`` is present."""
     sources = [f"SELECT hash(account_id) AS ah, '{kind}' AS kind, id_{kind} AS value, "
                "created_at AS ts, TRUE AS onboarding FROM identity" for kind in APPLICATION_KINDS]
-    if "signup_sessions" in tables:
-        sources += ["SELECT hash(account_id), 'device', device_id, completed_at, TRUE FROM "
-                    "signup_sessions", "SELECT hash(account_id), 'ip', ip, completed_at, TRUE "
-                    "FROM signup_sessions"]
-    # Failed logins link nothing: one credential-stuffing device would tie all its victims.
-    # Each account uses few devices and IPs many times: reduce to first uses before the union.
-    if "logins" in tables:  # first uses by successful logins: tables of first_use_sql
-        sources += ["SELECT ah, 'device', device_id, first_ok_ts, FALSE FROM device_first "
-                    "WHERE first_ok_ts IS NOT NULL",
-                    "SELECT ah, 'ip', ip, first_ok_ts, FALSE FROM ip_first WHERE "
-                    "first_ok_ts IS NOT NULL"]
+    # The signup's device and IP, and those of successful logins (failed logins link
+    # nothing: one credential-stuffing device would tie all its victims), come from the
+    # first-use tables of first_use_sql: each account uses few devices and IPs many times,
+    # and there they are one row per account and value already.
+    if "signup_sessions" in tables or "logins" in tables:
+        sources += [f"SELECT ah, '{kind}', {key}, least(signup_ts, first_ok_ts), signup_ts IS "
+                    f"NOT NULL FROM {kind}_first WHERE coalesce(signup_ts, first_ok_ts) IS NOT "
+                    "NULL" for kind, key in (("device", "device_id"), ("ip", "ip"))]
     if "changes" in tables:
         sources += ["SELECT hash(account_id), 'device', device_id, min(ts), FALSE FROM "
                     "changes GROUP BY account_id, device_id",
