@@ -1,3 +1,6 @@
+import hashlib
+import hmac
+
 import pytest
 
 from riskscore.identifiers import (
@@ -71,3 +74,10 @@ def test_keyed_hash_depends_on_key_and_kind():
     assert h != keyed_hash("email", "a@b.com", b"k2")
     assert h != keyed_hash("phone", "a@b.com", b"k1")
     assert len(h) == 32 and "a@b.com" not in h
+
+
+def test_keyed_hash_is_hmac_sha256_of_kind_and_value_under_each_key() -> None:
+    for key in (b"k1", b"another key"):  # the absorbed key state is kept per key
+        for value in ("", "jo@example.com", "é" * 40):
+            expected = hmac.new(key, f"email:{value}".encode(), hashlib.sha256).hexdigest()
+            assert keyed_hash("email", value, key) == expected[:32]

@@ -25,6 +25,9 @@ IDENTIFIER_KINDS: tuple[str, ...] = (
     "device",
     "ip",
 )
+CLUSTER_KINDS: tuple[str, ...] = ("email", "phone", "address", "tax_id", "bank_account", "device")
+"""Kinds that link accounts into clusters by default. IPs and /24s are left out: carrier-grade
+NAT, coworking spaces and mobile networks share them between unrelated accounts."""
 
 FREE_EMAIL_DOMAINS: frozenset[str] = frozenset(
     {
@@ -150,9 +153,17 @@ def ip_prefix24(ip: str | None) -> str | None:
     return head if sep else None
 
 
+@lru_cache(maxsize=8)
+def _keyed(key: bytes) -> hmac.HMAC:
+    """An HMAC-SHA256 state with ``key`` absorbed: copying it is cheaper than keying anew."""
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def keyed_hash(kind: str, value: str, key: bytes) -> str:
     """HMAC-SHA256 of ``kind:value``; the kind prefix keeps kinds from colliding."""
-    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+    mac = _keyed(key).copy()
+    mac.update(f"{kind}:{value}".encode())
+    return mac.hexdigest()[:32]
 
 
 def hash_many(kind: str, values: Iterable[str | None], key: bytes) -> list[str | None]:

@@ -123,6 +123,17 @@ def test_events_after_t_never_change_features_as_of_t(
     pd.testing.assert_frame_equal(features, again)
 
 
+def test_a_portfolio_run_is_point_in_time_too(tmp_path: Path, sim_dir: Path) -> None:
+    """One as-of time for every account takes the per-account path (test_portfolio): it
+    too sees nothing at or after the as-of time."""
+    accounts = pd.read_parquet(sim_dir / "accounts.parquet")
+    portfolio = pd.DataFrame({"account_id": accounts.account_id[accounts.created_at < CUTOFF],
+                              "as_of": CUTOFF})
+    _mutate_after(sim_dir, tmp_path / "mutated", CUTOFF)
+    pd.testing.assert_frame_equal(compute_features(sim_dir, portfolio),
+                                  compute_features(tmp_path / "mutated", portfolio))
+
+
 def test_the_point_in_time_test_can_fail(tmp_path: Path, sim_dir: Path,
                                          snapshots: pd.DataFrame,
                                          features: pd.DataFrame) -> None:

@@ -1,11 +1,20 @@
-"""Linked clusters in batch: connected components (one as-of time) equal the replay."""
+"""Links in batch: connected components (one as-of time) equal the replay; signup
+velocity counts equal a direct count."""
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 
-from riskscore.features.links import CLUSTER_MAX, component_clusters, replay_clusters
+from riskscore.features.links import (
+    CLUSTER_MAX,
+    component_clusters,
+    replay_clusters,
+    velocity_features,
+    window_counts,
+)
 
 AS_OF = 1_000
 
@@ -73,3 +82,47 @@ def test_application_identifiers_first_used_at_as_of_are_left_to_the_replay() ->
     links = _links([(0, 10, 100, True), (1, 10, AS_OF, True)])
     assert component_clusters(links, np.array([0, 1]), AS_OF, np.full(2, np.nan)) is None
     assert component_clusters(links, np.array([0]), AS_OF, np.full(2, np.nan)) is not None
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_window_counts_equal_a_direct_count(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 400
+    codes = rng.integers(-1, 12, n)
+    times = rng.integers(0, 60, n) * 10  # many ties, and rows exactly one span apart
+    spans = (10, 100)
+    got = window_counts(codes, times, spans)
+    for span, counts in zip(spans, got, strict=True):
+        direct = [0 if c < 0 else int(((codes == c) & (times < t) & (times >= t - span)).sum())
+                  for c, t in zip(codes, times, strict=True)]
+        assert counts.tolist() == direct
+
+
+def test_velocity_counts_sessions_of_the_same_device_ip_and_network_before() -> None:
+    t0 = pd.Timestamp("2025-03-01", tz="UTC")
+    rows = [  # account, minutes after t0, device, ip
+        ("a", 0, "d1", "10.0.0.1"), ("b", 30, "d 1", "10.0.0.2"), ("c", 30, "d1", "10.0.1.1"),
+        ("d", 90, "d1", "10.0.0.1"), ("e", 60 * 24 + 30, "d1", " 10.0.0.1"),
+        ("f", 100, "", "x"), ("g", 101, "", "x")]
+    sessions = pd.DataFrame({"account_id": [r[0] for r in rows],
+                             "completed_at": [t0 + pd.Timedelta(minutes=r[1]) for r in rows],
+                             "device_id": [r[2] for r in rows], "ip": [r[3] for r in rows]})
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("signup_sessions", sessions)
+    got = velocity_features(con)
+    # b and c at the same time do not see each other; "d 1" is d1 once whitespace is gone;
+    # e is one day and 30 minutes after a: it sees b, c and d; empty devices link nothing.
+    assert got.loc[list("abcdefg"), "signups_same_device_1h"].tolist() == [0, 1, 1, 2, 0, 0, 0]
+    assert got.loc[list("abcdefg"), "signups_same_device_1d"].tolist() == [0, 1, 1, 3, 3, 0, 0]
+    assert got.loc[list("abcde"), "signups_same_ip_1d"].tolist() == [0, 0, 0, 1, 1]
+    assert got.loc[list("abcde"), "signups_same_ip24_1d"].tolist() == [0, 1, 0, 2, 2]
+    assert got.loc[list("fg"), "signups_same_ip_1h"].tolist() == [0, 1]
+    assert got.loc[list("fg"), "signups_same_ip24_1h"].tolist() == [0, 0]  # no /24 in "x"
+    assert got["platform_signups_1d"].tolist() == [0, 1, 1, 3, 5, 4, 5]
+    con.execute("CREATE TABLE account_keys AS SELECT * FROM (VALUES ('g', 0), ('a', 1), "
+                "('b', 2), ('c', 3), ('d', 4), ('e', 5), ('f', 6)) t(account_id, aid)")
+    by_key = velocity_features(con, by_key=True)
+    keys = {"g": 0, "a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6}
+    pd.testing.assert_frame_equal(by_key.loc[[keys[a] for a in got.index]].reset_index(drop=True),
+                                  got.reset_index(drop=True))

@@ -55,6 +55,8 @@ class DatasetReport:
     missing_columns: dict[str, list[str]] = field(default_factory=dict)
     empty_columns: dict[str, list[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    account_hashes_distinct: bool = False
+    """No two account ids share a 64-bit ``hash``: batch jobs may group by it exactly."""
 
     def has(self, table: str, column: str | None = None) -> bool:
         """Whether ``table`` (and ``column`` in it, with at least one value) is present."""
@@ -119,7 +121,9 @@ def validate_dataset(root: Path | str) -> DatasetReport:
                 raise DataContractError(f"table {name}, column {col.name!r}: expected {col.type}"
                                         f", found {actual}{hint}")
         report.rows[name] = pq.read_metadata(path).num_rows
-        _check_values(con, name, path, present, table.required)
+        clashes = _check_values(con, name, path, present, table.required)
+        if name == "accounts":
+            report.account_hashes_distinct = clashes == 0
         optional = [c.name for c in table.columns if not c.required and c.name in present]
         empty = _empty_columns(con, path, optional) if report.rows[name] else []
         if empty:
@@ -207,7 +211,9 @@ def require_for_training(report: DatasetReport) -> None:
 
 
 def _check_values(con: duckdb.DuckDBPyConnection, name: str, path: Path, present: set[str],
-                  required: tuple[str, ...]) -> None:
+                  required: tuple[str, ...]) -> int:
+    """Raise on nulls in required columns, unknown enum values, non-positive amounts and
+    duplicate keys; return how many key values share a 64-bit hash with another."""
     src = f"read_parquet('{path}')"
     for col in required:
         nulls = con.execute(f'SELECT count(*) FROM {src} WHERE "{col}" IS NULL').fetchone()[0]
@@ -231,8 +237,12 @@ def _check_values(con: duckdb.DuckDBPyConnection, name: str, path: Path, present
     key = UNIQUE.get(name)
     # Distinct 64-bit hashes are cheaper to count than distinct strings (20M movement ids)
     # and can only find more duplicates than there are: the exact count runs only then.
-    if key and con.execute(f'SELECT count(*) - count(DISTINCT hash("{key}")) FROM {src}'
-                           ).fetchone()[0]:
+    if not key:
+        return 0
+    clashes = con.execute(f'SELECT count(*) - count(DISTINCT hash("{key}")) FROM {src}'
+                          ).fetchone()[0]
+    if clashes:
         dupes = con.execute(f'SELECT count(*) - count(DISTINCT "{key}") FROM {src}').fetchone()[0]
         if dupes:
             raise DataContractError(f"table {name}, column {key!r}: {dupes} duplicate values")
+    return clashes

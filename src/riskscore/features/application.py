@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 import numpy as np
-import tldextract
 from rapidfuzz import fuzz
 
 from riskscore.identifiers import (
@@ -25,8 +25,16 @@ from riskscore.identifiers import (
 )
 from riskscore.schema import BUSINESS_TYPES, IP_TYPES, VERIFICATION_STATUSES
 
-# Offline: the bundled public-suffix snapshot, never a download at run time.
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+@cache
+def _extractor() -> Any:
+    """The registered-domain parser, built on first use (batch runs whose applications are
+    all cached never import it). Offline: the bundled public-suffix snapshot, never a
+    download at run time."""
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
 
 LICENSED_MCCS: frozenset[str] = frozenset(
     {"0742", "8011", "5912", "5921", "5993", "6051", "4829", "7995", "5122"})
@@ -72,7 +80,7 @@ def _code(values: tuple[str, ...], value: Any) -> int:
 def _registered_domain(url: Any) -> str | None:
     if not isinstance(url, str) or not url.strip():
         return None
-    parts = _EXTRACT(url.strip().lower())
+    parts = _extractor()(url.strip().lower())
     return f"{parts.domain}.{parts.suffix}" if parts.domain and parts.suffix else None
 
 

@@ -127,6 +127,13 @@ def _floats(values: np.ndarray) -> np.ndarray:
     return values.astype(float)
 
 
+def _common_as_of(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The as-of time of every row of table ``snapshots`` as a SQL literal (as DuckDB holds
+    it), or None when they differ (or there are none)."""
+    first, last = con.execute("SELECT min(as_of), max(as_of) FROM snapshots").fetchone()
+    return f"'{first.isoformat()}'" if first is not None and first == last else None
+
+
 def _positions(index: pd.Index, keys: pd.Series | np.ndarray) -> np.ndarray:
     """Row of each key in ``index`` (-1 when absent)."""
     return index.get_indexer(keys)
@@ -162,12 +169,18 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         out.put(name, _floats(static[name]))
     created_us = static["created_us"]
     del static
+    create_keys(con)
+    keys = con.execute("SELECT coalesce(aid, -1) AS aid FROM snapshot_keys ORDER BY "
+                       "snapshot_id").fetchnumpy()["aid"].astype(np.int64)
+    n_accounts = con.execute("SELECT count(*) FROM account_keys").fetchone()[0]
     if has_sessions:
-        velocity = velocity_features(con)
-        out.put_frame(velocity, _positions(velocity.index, snaps["account_id"]))
+        velocity = velocity_features(con, by_key=True)
+        aids = velocity.index.to_numpy()  # -1: a session of an account not in accounts
+        row = np.full(n_accounts + 1, -1)  # velocity row per account key; key -1 (last): none
+        row[aids[aids >= 0]] = np.flatnonzero(aids >= 0)
+        out.put_frame(velocity, row[keys])
     step("velocity")
 
-    create_keys(con)
     for sql in first_use_sql("logins" in tables, has_sessions):
         con.execute(sql)
     identifier_events(con, hasher, tables, settings.home / "cache" / "change_phones.parquet",
@@ -177,9 +190,7 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     links = duplicate_features(con, has_labels)
     out.put_frame(links, _positions(links.index, snaps["snapshot_id"]))
     del links
-    keys = con.execute("SELECT coalesce(aid, -1) AS aid FROM snapshot_keys ORDER BY "
-                       "snapshot_id").fetchnumpy()["aid"].astype(np.int64)
-    known_us = np.full(con.execute("SELECT count(*) FROM account_keys").fetchone()[0], np.nan)
+    known_us = np.full(n_accounts, np.nan)
     if has_labels:
         found = con.execute("""SELECT k.aid, epoch_us(l.label_known_at) AS known FROM labels l
                                JOIN account_keys k USING (account_id)
@@ -193,13 +204,15 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
 
     available = available_columns(report)
     totals = totals_for(available)
-    buckets = con.execute(flow_bucket_sql(totals, "movements.status" in available)).fetchnumpy()
+    common = _common_as_of(con) if report.account_hashes_distinct else None
+    buckets = con.execute(flow_bucket_sql(totals, "movements.status" in available, common)
+                          ).fetchnumpy()
     for name, column in flow_columns(buckets, len(snaps), totals).items():
         out.put(name, column)
     del buckets
     earliest = f"'{snaps['as_of'].min().isoformat()}'" if len(snaps) else None
     helpers: dict[str, np.ndarray] = {}  # aggregates that only feed derived features
-    for table, sql in activity_sql(available, tables, earliest).items():
+    for table, sql in activity_sql(available, tables, earliest, common).items():
         got = con.execute(sql).fetchnumpy()
         rows = got.pop("snapshot_id").astype(np.int64)
         for name, values in got.items():

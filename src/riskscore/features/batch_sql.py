@@ -29,6 +29,7 @@ from riskscore.schema import MOVEMENT_SIGN
 # a small side table of its own (``SIDE_TABLES``) instead of being joined back onto every
 # movement; an aggregate that asks for the flag is evaluated over that table alone.
 AS_OF_FLAGS = {"drained": "x.drain_s IS NOT NULL AND x.drain_s < x.as_of_s"}
+AS_OF_COLUMNS = {"drained": "drain_s"}  # the row column each as-of flag reads
 SIDE_FLAGS: dict[str, str] = {"drained": "mv_drained", "after_bank_change": "mv_bank_payout"}
 SIDE_COLUMNS = {"account_id", "ts", "type", "amount", "drained", "after_bank_change"}
 HOUR_US = 3_600 * 10**6
@@ -85,7 +86,7 @@ def movement_rows_sql(has_status: bool = True) -> str:
     a ``status`` column every movement counts as succeeded (docs/data.md)."""
     signs = " ".join(f"WHEN '{t}' THEN {s}" for t, s in MOVEMENT_SIGN.items())
     return f"""
-    mv AS (
+    mv AS NOT MATERIALIZED (
         SELECT m.*,
                CASE WHEN {"coalesce(m.status, 'succeeded') = 'failed'" if has_status else
                           "FALSE"} THEN 0
@@ -162,24 +163,30 @@ def drain_sql(since: str = "TRUE") -> str:
 
 
 def first_use_sql(has_logins: bool, has_sessions: bool) -> list[str]:
-    """Statements creating tables ``device_first(account_id, device_id, first_ts,
-    first_ok_ts)`` and ``ip_first(account_id, ip, ...)``: when each account's signup or
-    logins first used each device and IP (``first_ok_ts``: by a successful login). One
-    pass over the logins serves new-device and new-IP logins, changes from a new device
-    and the identity links. None without logins and signup sessions."""
+    """Statements creating tables ``device_first(ah, kh, device_id, first_ts, first_ok_ts,
+    signup_ts)`` and ``ip_first(ah, kh, ip, ...)``: when each account's signup or logins
+    first used each device and IP (``first_ok_ts``: by a successful login; ``signup_ts``:
+    the signup, when it used it), keyed by 64-bit hashes of the
+    account id (``ah``) and of the device or IP (``kh``), so the group-by and the joins that
+    read the tables compare integers. One pass over the logins serves new-device and
+    new-IP logins, changes from a new device and the identity links. None without logins
+    and signup sessions."""
     out = []
     for table, key in (("device_first", "device_id"), ("ip_first", "ip")):
         sources = []
         if has_sessions:
-            sources.append(f"SELECT account_id, {key}, completed_at AS ts, FALSE AS ok "
-                           "FROM signup_sessions")
+            sources.append(f"SELECT account_id, {key}, completed_at AS ts, FALSE AS ok, "
+                           "TRUE AS signup FROM signup_sessions")
         if has_logins:
-            sources.append(f"SELECT account_id, {key}, ts, success AS ok FROM logins")
+            sources.append(f"SELECT account_id, {key}, ts, success AS ok, FALSE AS signup "
+                           "FROM logins")
         if sources:
             out.append(f"""CREATE OR REPLACE TEMP TABLE {table} AS
-                SELECT account_id, {key}, min(ts) AS first_ts,
-                       min(ts) FILTER (WHERE ok) AS first_ok_ts
-                FROM ({' UNION ALL '.join(sources)}) GROUP BY ALL""")
+                SELECT hash(account_id) AS ah, hash({key}) AS kh, any_value({key}) AS {key},
+                       min(ts) AS first_ts, min(ts) FILTER (WHERE ok) AS first_ok_ts,
+                       min(ts) FILTER (WHERE signup) AS signup_ts
+                FROM ({' UNION ALL '.join(sources)}) WHERE {key} IS NOT NULL
+                GROUP BY ah, kh""")
     return out
 
 
@@ -191,26 +198,26 @@ def enriched_logins_sql(has_ip_country: bool = True) -> str:
         SELECT l.*, l.ts <= df.first_ts AS new_device, l.ts <= ipf.first_ts AS new_ip,
                {"(l.ip_country IS NOT NULL AND l.ip_country <> a.country)" if has_ip_country
                 else "FALSE"} AS foreign_ip
-        FROM logins l
+        FROM (SELECT *, hash(account_id) AS ah FROM logins) l
         JOIN accounts a USING (account_id)
-        JOIN device_first df USING (account_id, device_id)
-        JOIN ip_first ipf USING (account_id, ip)
+        JOIN device_first df ON df.ah = l.ah AND df.kh = hash(l.device_id)
+        JOIN ip_first ipf ON ipf.ah = l.ah AND ipf.kh = hash(l.ip)
     )"""
 
 
 def enriched_changes_sql(has_logins: bool, has_sessions: bool) -> str:
     """Changes flagged when made from a device first seen (table ``device_first`` of
     ``first_use_sql``) less than a day before."""
-    first = ("SELECT account_id, device_id, first_ts FROM device_first"
-             if has_logins or has_sessions else
-             "SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS device_id, "
-             "NULL::TIMESTAMPTZ AS first_ts WHERE FALSE")
+    first = ("SELECT ah, kh, first_ts FROM device_first" if has_logins or has_sessions else
+             "SELECT NULL::UBIGINT AS ah, NULL::UBIGINT AS kh, NULL::TIMESTAMPTZ AS first_ts "
+             "WHERE FALSE")
     return f"""
     change_device_first AS ({first}),
     ch AS (
         SELECT c.*, (f.first_ts IS NULL OR f.first_ts > c.ts - INTERVAL {NEW_DEVICE_HOURS} HOUR)
                    AS from_new_device
-        FROM changes c LEFT JOIN change_device_first f USING (account_id, device_id)
+        FROM changes c LEFT JOIN change_device_first f
+          ON f.ah = hash(c.account_id) AND f.kh = hash(c.device_id)
     )"""
 
 
@@ -230,26 +237,73 @@ def since_sql(column: str, window: int | None, earliest_as_of: str | None) -> st
     return f"{column} >= {earliest_as_of}::TIMESTAMPTZ - INTERVAL {window + 1} DAY"
 
 
-def snapshot_aggregate_sql(source: str, aggs: list[Agg],
-                           earliest_as_of: str | None = None) -> str:
+def row_columns(aggs: list[Agg]) -> list[str]:
+    """The source columns the aggregates read (``ts`` first): a joined row carries only
+    these (DuckDB materialises the joined rows once when an aggregate is a distinct
+    count)."""
+    needed = {"ts"} | {a.value for a in aggs if a.value}
+    for agg in aggs:
+        for column, _ in agg.where:
+            if column in AS_OF_FLAGS:
+                needed.add(AS_OF_COLUMNS[column])
+            elif column not in SIDE_FLAGS:
+                needed.add(column)
+    return ["ts", *sorted(needed - {"ts"})]
+
+
+def snapshot_aggregate_sql(source: str, aggs: list[Agg], earliest_as_of: str | None = None,
+                           common_as_of: str | None = None) -> str:
     """One row per snapshot with the aggregates of ``source`` rows before its as-of. When
     every aggregate is windowed, only rows that can fall in the longest window are joined
-    (``earliest_as_of``: the earliest as-of time, a SQL timestamp literal)."""
+    (``earliest_as_of``: the earliest as-of time, a SQL timestamp literal). When every
+    snapshot has the same as-of time (``common_as_of``, a literal), rows are aggregated
+    per account first and the snapshots joined to those (see :func:`per_account_sql`)."""
     columns = ",\n        ".join(aggregate_sql(a) for a in aggs)
     window = max_window(aggs)
+    carried = ", ".join(f"r.{c}" for c in row_columns(aggs))
+    rows = f"(SELECT * FROM {source} WHERE {since_sql('ts', window, earliest_as_of)}) r"
+    if common_as_of is not None:
+        at = f"{common_as_of}::TIMESTAMPTZ"
+        near = "" if window is None else f" AND r.ts >= {at} - INTERVAL {window + 1} DAY"
+        return f"""
+    , x AS (
+        SELECT hash(r.account_id) AS ah, epoch({at}) AS as_of_s,
+               epoch({at}) - epoch(r.ts) AS age_s, {carried}
+        FROM {rows} WHERE r.ts < {at}{near}
+    ),
+    per_account AS (
+        SELECT x.ah,
+        {columns}
+        FROM x
+        GROUP BY x.ah
+    )
+    {per_account_sql("per_account", aggs)}"""
     near = "" if window is None else f" AND r.ts >= s.as_of - INTERVAL {window + 1} DAY"
     return f"""
     , x AS (
         SELECT s.snapshot_id, epoch(s.as_of) AS as_of_s, epoch(s.as_of) - epoch(r.ts) AS age_s,
-               r.*
-        FROM snapshots s LEFT JOIN (SELECT * FROM {source} WHERE {since_sql(
-            'ts', window, earliest_as_of)}) r
+               {carried}
+        FROM snapshots s LEFT JOIN {rows}
           ON r.account_id = s.account_id AND r.ts < s.as_of{near}
     )
     SELECT x.snapshot_id,
         {columns}
     FROM x
     GROUP BY x.snapshot_id"""
+
+
+def per_account_sql(table: str, aggs: list[Agg]) -> str:
+    """Snapshots (table ``snapshot_keys`` of ``links.create_keys``) joined to ``table`` of
+    per-account aggregates (column ``ah``: the 64-bit hash of the account id, distinct per
+    account: ``DatasetReport.account_hashes_distinct``).
+    A snapshot without rows gets what the aggregate of no rows is: 0 for counts, sums and
+    distinct counts, NULL otherwise."""
+    zero = ("count", "sum", "distinct")
+    columns = ", ".join(f"coalesce(p.{a.name}, 0.0) AS {a.name}" if a.fn in zero else
+                        f"p.{a.name}" for a in aggs)
+    return f"""SELECT s.snapshot_id, {columns}
+    FROM snapshot_keys s
+    LEFT JOIN {table} p USING (ah)"""
 
 
 def is_flow(agg: Agg) -> bool:
@@ -292,19 +346,32 @@ def flow_columns(buckets: dict[str, np.ndarray], n_snapshots: int,
     return out
 
 
-def flow_bucket_sql(totals: list[Agg], has_status: bool = True) -> str:
+def flow_bucket_sql(totals: list[Agg], has_status: bool = True,
+                    common_as_of: str | None = None) -> str:
     """Counts and amounts per snapshot, movement type (``type_code``: position in
     ``FLOW_TYPES``, -1 other) and age bucket, with the per-bucket parts of ``totals``; the
-    features are sums over buckets (see ``flow_columns``)."""
+    features are sums over buckets (see ``flow_columns``). With one as-of time for every
+    snapshot (``common_as_of``, a literal) movements are bucketed per account and the
+    snapshots (table ``snapshot_keys``) joined to the buckets (see :func:`per_account_sql`)."""
     cases = " ".join(f"WHEN age_s <= {w * 86_400} THEN {w}" for w in WINDOWS)
     codes = " ".join(f"WHEN {_literal(t)} THEN {i}" for i, t in enumerate(FLOW_TYPES))
     parts = "".join(f", CAST({'count(*)' if a.fn == 'count' else f'sum({a.value})'} AS DOUBLE)"
                     f" AS {a.name}" for a in totals)
+    groups = (f"CASE type {codes} ELSE -1 END AS type_code, CASE {cases} ELSE 0 END AS bucket, "
+              f"count(*) AS n, CAST(sum(amount) AS DOUBLE) AS amount{parts}")
+    if common_as_of is not None:
+        at = f"{common_as_of}::TIMESTAMPTZ"
+        return f"""
+    WITH {movement_rows_sql(has_status)},
+    g AS (
+        SELECT hash(account_id) AS ah, {groups}
+        FROM (SELECT m.*, epoch({at}) - epoch(m.ts) AS age_s FROM mv m WHERE m.ts < {at})
+        GROUP BY ALL)
+    SELECT s.snapshot_id, g.* EXCLUDE (ah)
+    FROM snapshot_keys s JOIN g USING (ah)"""
     return f"""
     WITH {movement_rows_sql(has_status)}
-    SELECT snapshot_id, CASE type {codes} ELSE -1 END AS type_code,
-           CASE {cases} ELSE 0 END AS bucket, count(*) AS n,
-           CAST(sum(amount) AS DOUBLE) AS amount{parts}
+    SELECT snapshot_id, {groups}
     FROM (SELECT s.snapshot_id, m.*, epoch(s.as_of) - epoch(m.ts) AS age_s
           FROM snapshots s JOIN mv m ON m.account_id = s.account_id AND m.ts < s.as_of)
     GROUP BY ALL"""
@@ -324,12 +391,12 @@ def aggregates_for(table: str, available: set[str]) -> list[Agg]:
     return out
 
 
-def activity_sql(available: set[str], tables: set[str],
-                 earliest_as_of: str | None = None) -> dict[str, str]:
+def activity_sql(available: set[str], tables: set[str], earliest_as_of: str | None = None,
+                 common_as_of: str | None = None) -> dict[str, str]:
     """SQL per row source: ``{name: query}``, each giving one row per snapshot with the
     aggregates of that source other than the bucketed ones (``flow_bucket_sql``).
     Movements are split into the plain rows and the side tables of ``SIDE_FLAGS``.
-    ``earliest_as_of``: see :func:`snapshot_aggregate_sql`."""
+    ``earliest_as_of``, ``common_as_of``: see :func:`snapshot_aggregate_sql`."""
     queries = {}
     has_changes, has_logins = "changes" in tables, "logins" in tables
     has_sessions = "signup_sessions" in tables
@@ -337,30 +404,31 @@ def activity_sql(available: set[str], tables: set[str],
     has_status = "movements.status" in available
     plain = [a for a in movement_aggs if side_flag(a) is None]
     queries["movements"] = (f"WITH {movement_rows_sql(has_status)}"
-                            + snapshot_aggregate_sql("mv", plain, earliest_as_of))
+                            + snapshot_aggregate_sql("mv", plain, earliest_as_of,
+                                                     common_as_of))
     drained = [a for a in movement_aggs if side_flag(a) == "drained"]
     if drained:
         since = since_sql("ts", max_window(drained), earliest_as_of)
         queries["movements:drained"] = (f"WITH {movement_rows_sql(has_status)}, "
                                         f"{drain_sql(since)}"
                                         + snapshot_aggregate_sql("mv_drained", drained,
-                                                                 earliest_as_of))
+                                                                 earliest_as_of, common_as_of))
     after_change = [a for a in movement_aggs if side_flag(a) == "after_bank_change"]
     if after_change:
         side = (f"WITH {bank_payout_sql()}" if has_changes else
                 "WITH mv_bank_payout AS (SELECT account_id, ts, type, amount FROM movements "
                 "WHERE FALSE)")
         queries["movements:bank_payout"] = side + snapshot_aggregate_sql(
-            "mv_bank_payout", after_change, earliest_as_of)
+            "mv_bank_payout", after_change, earliest_as_of, common_as_of)
     if has_logins:
         lg = enriched_logins_sql("logins.ip_country" in available)
         queries["logins"] = (f"WITH {lg}" + snapshot_aggregate_sql(
-            "lg", aggregates_for("logins", available), earliest_as_of))
+            "lg", aggregates_for("logins", available), earliest_as_of, common_as_of))
     if has_changes:
         queries["changes"] = (f"WITH {enriched_changes_sql(has_logins, has_sessions)}"
                               + snapshot_aggregate_sql("ch", aggregates_for("changes",
                                                                             available),
-                                                       earliest_as_of))
+                                                       earliest_as_of, common_as_of))
     return queries
 
 

@@ -26,15 +26,17 @@ ID_COLUMNS: tuple[str, ...] = ("id_email", "id_phone", "id_address", "id_tax_id"
 
 
 def _digest_sql(con: duckdb.DuckDBPyConnection, has_sessions: bool) -> str:
-    """SQL of ``(account_id, digest)``: an MD5 of every submitted field of the account and
-    its signup session, computed by DuckDB (NULL and empty text digest differently)."""
+    """SQL of ``(account_id, digest)``: a 64-bit hash of every submitted field of the account
+    and its signup session, on their own types (NULL and empty text hash differently),
+    computed by DuckDB. A DuckDB release that hashed differently would only make the next
+    run recompute every application once."""
     def fields(table: str, alias: str) -> list[str]:
         names = [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
-        return [f"coalesce(CAST({alias}.{n} AS VARCHAR), chr(0))" for n in names]
+        return [f"{alias}.{n}" for n in names]
 
     parts = fields("accounts", "a") + (fields("signup_sessions", "s") if has_sessions else [])
     join = "LEFT JOIN signup_sessions s USING (account_id)" if has_sessions else ""
-    return (f"SELECT a.account_id, md5(concat_ws(chr(31), {', '.join(parts)})) AS digest "
+    return (f"SELECT a.account_id, CAST(hash({', '.join(parts)}) AS VARCHAR) AS digest "
             f"FROM accounts a {join}")
 
 
@@ -77,13 +79,17 @@ def create_identity(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
             SELECT {columns}, CAST(digest AS VARCHAR) AS digest FROM read_parquet('{cache}') c
             SEMI JOIN app_digest d ON d.account_id = c.account_id
                                   AND d.digest = CAST(c.digest AS VARCHAR)""")
-    todo = con.execute("SELECT a.* FROM accounts a ANTI JOIN app_cached c USING (account_id)"
-                       if cached else "SELECT * FROM accounts").df()
-    log.info("computing application features for %d accounts", len(todo))
-    if cached and not len(todo):  # nothing new: the cached rows are the table, no copy
+    # Nothing new (counted on the digests, without reading the accounts' columns again):
+    # the cached rows are the table, no copy.
+    if cached and not con.execute("SELECT count(*) FROM app_digest ANTI JOIN app_cached "
+                                  "USING (account_id)").fetchone()[0]:
+        log.info("computing application features for 0 accounts")
         con.execute("DROP TABLE IF EXISTS identity")
         con.execute("ALTER TABLE app_cached RENAME TO identity")
         return 0
+    todo = con.execute("SELECT a.* FROM accounts a ANTI JOIN app_cached c USING (account_id)"
+                       if cached else "SELECT * FROM accounts").df()
+    log.info("computing application features for %d accounts", len(todo))
     sessions = con.execute("SELECT s.* FROM signup_sessions s SEMI JOIN todo USING "
                            "(account_id)").df() if has_sessions else None
     con.register("app_fresh", _compute(todo, sessions, hasher))
@@ -120,23 +126,25 @@ def change_identifiers(changes: pd.DataFrame, hasher: IdentifierHasher,
     """``(kind, hash)`` of each change's new value (``change_type``, ``new_value``,
     ``country`` columns). Phone numbers cost ~0.5 ms each to parse, so their hashes are
     cached across runs under a keyed digest of the raw value (never the value itself)."""
-    phones = changes["change_type"].to_numpy(object) == "phone"
+    # Python lists: iterating pandas' Arrow-backed strings element by element is slower.
+    types, values, countries = (changes[c].tolist() for c in
+                                ("change_type", "new_value", "country"))
+    phones = np.array([t == "phone" for t in types], bool)
     out: list[tuple[str, str] | None] = [
         None if is_phone else hasher.change_value(t, v, c)
-        for is_phone, t, v, c in zip(phones, changes["change_type"], changes["new_value"],
-                                     changes["country"], strict=True)]
+        for is_phone, t, v, c in zip(phones, types, values, countries, strict=True)]
     if not phones.any():
         return out
-    rows = changes[phones]
-    keys = [hasher.digest(v, c) for v, c in zip(rows["new_value"], rows["country"],
-                                                strict=True)]
+    at = np.flatnonzero(phones).tolist()
+    rows = [(values[i], countries[i]) for i in at]
+    keys = [hasher.digest(v, c) for v, c in rows]
     known: dict[str, str | None] = {}
     if cache is not None and cache.exists():
         stored = pd.read_parquet(cache)
         known = {k: v if isinstance(v, str) else None  # unparseable numbers stay None
-                 for k, v in zip(stored["key"], stored["value"], strict=True)}
-    fresh = {k: hasher.hash("phone", v, c) for k, v, c in
-             zip(keys, rows["new_value"], rows["country"], strict=True) if k not in known}
+                 for k, v in zip(stored["key"].tolist(), stored["value"].tolist(), strict=True)}
+    fresh = {k: hasher.hash("phone", v, c) for k, (v, c) in zip(keys, rows, strict=True)
+             if k not in known}
     if fresh and cache is not None:
         known.update(fresh)
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +153,7 @@ def change_identifiers(changes: pd.DataFrame, hasher: IdentifierHasher,
             tmp, index=False)
         os.replace(tmp, cache)
     known.update(fresh)
-    for i, key in zip(np.flatnonzero(phones), keys, strict=True):
+    for i, key in zip(at, keys, strict=True):
         value = known[key]
         out[i] = None if value is None else ("phone", value)
     return out

@@ -14,12 +14,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.sparse import csgraph
 
 from riskscore.features.identity import ID_COLUMNS, change_identifiers
+from riskscore.identifiers import CLUSTER_KINDS
 from riskscore.store.hashing import IdentifierHasher
-from riskscore.store.queries import CLUSTER_KINDS
 
 LINK_KINDS: tuple[str, ...] = ("email", "phone", "address", "tax_id", "bank_account", "device",
                                "ip")
@@ -51,32 +49,31 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
                       tables: set[str], cache: Path | None = None,
                       has_new_values: bool = True) -> None:
     """Create table ``ident(aid, kind, h, first_seen, onboarding)`` on ``con``: when each
-    account (``aid`` of table ``account_keys``) first used each identifier, the identifier
-    as a 64-bit hash ``h`` of its kind and normalised value (joins and group-bys on integers
-    instead of 64-character hashes; a false link needs a 64-bit collision among the ~10M
-    values of a million accounts, odds of a few in a million). Table ``identity`` on
+    account (``aid`` of table ``account_keys``) first used each identifier that more than
+    one account used (the only ones that link), the identifier as a 64-bit hash ``h`` of
+    its kind and normalised value (accounts too are grouped by a 64-bit hash of their id:
+    joins and group-bys on integers instead of strings; a false link needs a 64-bit
+    collision among the ~10M values of a million accounts, odds of a few in a million).
+    Table ``identity`` on
     ``con`` holds the hashed application identifiers per account
     (:func:`identity.create_identity`), tables ``device_first`` and ``ip_first`` the
     logins' first uses (``batch_sql.first_use_sql``, when ``tables`` has logins);
     ``cache``: see :func:`identity.change_identifiers`; ``has_new_values``:
     ``changes.new_value`` is present."""
-    sources = [f"SELECT account_id, '{kind}' AS kind, id_{kind} AS value, created_at AS ts, "
-               "TRUE AS onboarding FROM identity" for kind in APPLICATION_KINDS]
-    if "signup_sessions" in tables:
-        sources += ["SELECT account_id, 'device', device_id, completed_at, TRUE FROM "
-                    "signup_sessions", "SELECT account_id, 'ip', ip, completed_at, TRUE FROM "
-                    "signup_sessions"]
-    # Failed logins link nothing: one credential-stuffing device would tie all its victims.
-    # Each account uses few devices and IPs many times: reduce to first uses before the union.
-    if "logins" in tables:  # first uses by successful logins: tables of first_use_sql
-        sources += ["SELECT account_id, 'device', device_id, first_ok_ts, FALSE FROM "
-                    "device_first WHERE first_ok_ts IS NOT NULL",
-                    "SELECT account_id, 'ip', ip, first_ok_ts, FALSE FROM ip_first WHERE "
-                    "first_ok_ts IS NOT NULL"]
+    sources = [f"SELECT hash(account_id) AS ah, '{kind}' AS kind, id_{kind} AS value, "
+               "created_at AS ts, TRUE AS onboarding FROM identity" for kind in APPLICATION_KINDS]
+    # The signup's device and IP, and those of successful logins (failed logins link
+    # nothing: one credential-stuffing device would tie all its victims), come from the
+    # first-use tables of first_use_sql: each account uses few devices and IPs many times,
+    # and there they are one row per account and value already.
+    if "signup_sessions" in tables or "logins" in tables:
+        sources += [f"SELECT ah, '{kind}', {key}, least(signup_ts, first_ok_ts), signup_ts IS "
+                    f"NOT NULL FROM {kind}_first WHERE coalesce(signup_ts, first_ok_ts) IS NOT "
+                    "NULL" for kind, key in (("device", "device_id"), ("ip", "ip"))]
     if "changes" in tables:
-        sources += ["SELECT account_id, 'device', device_id, min(ts), FALSE FROM changes "
-                    "GROUP BY account_id, device_id",
-                    "SELECT account_id, 'ip', ip, min(ts), FALSE FROM changes GROUP BY "
+        sources += ["SELECT hash(account_id), 'device', device_id, min(ts), FALSE FROM "
+                    "changes GROUP BY account_id, device_id",
+                    "SELECT hash(account_id), 'ip', ip, min(ts), FALSE FROM changes GROUP BY "
                     "account_id, ip"]
     if "changes" in tables and has_new_values:
         ch = con.execute("""SELECT c.account_id, c.change_type, c.new_value, a.country, c.ts
@@ -87,28 +84,39 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
         con.register("changed_ids", pd.DataFrame({
             "account_id": ch["account_id"][keep], "kind": [v[0] for v in values if v],
             "value": [v[1] for v in values if v], "ts": ch["ts"][keep]}))
-        sources.append("SELECT account_id, kind, value, ts, FALSE FROM changed_ids")
+        sources.append("SELECT hash(account_id), kind, value, ts, FALSE FROM changed_ids")
+    # Most identifiers belong to one account and can link nothing: rows are reduced to the
+    # values more than one account used (an integer group-by), and only those are grouped
+    # per account and joined to the account keys.
     con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE ident_rows AS
+        SELECT ah, kind,
+               hash(kind, CASE WHEN kind IN ('device', 'ip')
+                               THEN regexp_replace(value, '\\s+', '', 'g')
+                               ELSE value END) AS h, ts, onboarding
+        FROM ({' UNION ALL '.join(sources)}) WHERE value IS NOT NULL""")
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE ident AS
         SELECT k.aid, u.kind, u.h, u.first_seen, u.onboarding FROM (
-            SELECT account_id, kind,
-                   hash(kind, CASE WHEN kind IN ('device', 'ip')
-                                   THEN regexp_replace(value, '\\s+', '', 'g')
-                                   ELSE value END) AS h,
-                   min(ts) AS first_seen, bool_or(onboarding) AS onboarding
-            FROM ({' UNION ALL '.join(sources)}) WHERE value IS NOT NULL GROUP BY ALL) u
-        JOIN account_keys k USING (account_id)""")
+            SELECT ah, kind, h, min(ts) AS first_seen, bool_or(onboarding) AS onboarding
+            FROM ident_rows
+            WHERE h IN (SELECT h FROM ident_rows GROUP BY h HAVING min(ah) <> max(ah))
+            GROUP BY ALL) u
+        JOIN account_keys k USING (ah)""")
+    con.execute("DROP TABLE ident_rows")
 
 
 def create_keys(con: duckdb.DuckDBPyConnection) -> None:
-    """Create tables ``account_keys(account_id, aid)`` (a dense integer per account of view
-    ``accounts``) and ``snapshot_keys(snapshot_id, aid, as_of)`` (table ``snapshots``; aid
-    NULL for an unknown account), so the link stage joins and groups on integers."""
+    """Create tables ``account_keys(account_id, aid, ah)`` (a dense integer per account of
+    view ``accounts``, and the 64-bit hash of its id that ``identifier_events`` groups by)
+    and ``snapshot_keys(snapshot_id, aid, ah, as_of)`` (table ``snapshots``; aid NULL for
+    an unknown account), so the link and activity stages join and group on integers."""
     con.execute("""CREATE OR REPLACE TEMP TABLE account_keys AS
-                   SELECT account_id, CAST(row_number() OVER () - 1 AS INTEGER) AS aid
+                   SELECT account_id, CAST(row_number() OVER () - 1 AS INTEGER) AS aid,
+                          hash(account_id) AS ah
                    FROM accounts""")
     con.execute("""CREATE OR REPLACE TEMP TABLE snapshot_keys AS
-                   SELECT s.snapshot_id, k.aid, s.as_of
+                   SELECT s.snapshot_id, k.aid, hash(s.account_id) AS ah, s.as_of
                    FROM snapshots s LEFT JOIN account_keys k USING (account_id)""")
 
 
@@ -218,6 +226,9 @@ def component_clusters(links: dict[str, np.ndarray], snap_aid: np.ndarray, as_of
     with the accounts known to be fraudulent before then counted per component. None when
     a snapshot's account has application identifiers first used at or after the as-of
     time (the replay adds those at query time, in snapshot order: it answers that case)."""
+    from scipy import sparse  # half a second of imports: only when components are needed
+    from scipy.sparse import csgraph
+
     n_accounts = len(known_us)
     late = links["onboarding"] & (links["first_us"] >= as_of_us)
     if late.any() and np.isin(links["aid"][late], snap_aid).any():
@@ -286,43 +297,69 @@ def replay_clusters(links: dict[str, np.ndarray], snap_aid: np.ndarray,
     return {"cluster_size": sizes, "cluster_known_fraud": frauds}
 
 
-def velocity_features(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Signup velocity per account, frozen at its signup (table ``signup_sessions``)."""
-    per_key = []
-    for key in ("device", "ip", "ip24"):
-        per_key.append(f"""
-            {key} AS (
-                SELECT a.account_id,
-                       count(b.account_id) FILTER (WHERE b.completed_at >= a.completed_at -
-                           INTERVAL 1 HOUR) AS {key}_1h,
-                       count(b.account_id) AS {key}_1d
-                FROM s a LEFT JOIN s b ON b.{key} = a.{key} AND b.{key} <> ''
-                 AND b.completed_at < a.completed_at
-                 AND b.completed_at >= a.completed_at - INTERVAL 1 DAY
-                GROUP BY a.account_id)""")
-    frame = con.execute(f"""
+def window_counts(codes: np.ndarray, times: np.ndarray,
+                  spans: tuple[int, ...]) -> list[np.ndarray]:
+    """For each row and each span: rows with the same code (``-1``: none, counts 0) whose
+    time lies in ``[t - span, t)``. Times are ranked so that code and rank pack into one
+    int64 key; sorted by it, each count is the difference of two binary searches of sorted
+    needles."""
+    distinct, rank = np.unique(times, return_inverse=True)
+    stride = len(distinct) + 1
+    rows = np.flatnonzero(codes >= 0)
+    base = codes[rows] * stride
+    keys = base + rank[rows]
+    order = np.argsort(keys, kind="stable")
+    keys, base, rows = keys[order], base[order], rows[order]
+    upper = np.searchsorted(keys, keys)
+    out = []
+    for span in spans:
+        first = np.searchsorted(distinct, distinct - span)[rank[rows]]
+        counts = np.zeros(len(codes), np.int64)
+        counts[rows] = upper - np.searchsorted(keys, base + first)
+        out.append(counts)
+    return out
+
+
+def _codes(hashes: np.ndarray) -> np.ndarray:
+    """Dense integer codes of 64-bit value hashes (a masked entry, NULL: -1)."""
+    codes = np.unique(np.ma.getdata(hashes), return_inverse=True)[1].astype(np.int64)
+    return np.where(np.ma.getmaskarray(hashes), -1, codes)
+
+
+def velocity_features(con: duckdb.DuckDBPyConnection, by_key: bool = False) -> pd.DataFrame:
+    """Signup velocity per account, frozen at its signup (table ``signup_sessions``): the
+    sessions of the same device, IP and /24 (whitespace removed; empty values link
+    nothing; values compared by 64-bit hash, see :func:`identifier_events`) in the hour
+    and the day before, and the platform's signups. Indexed by ``account_id``, or with
+    ``by_key`` by the account's ``aid`` (table ``account_keys``, see :func:`create_keys`)."""
+    account = ("(SELECT aid FROM account_keys k WHERE k.account_id = signup_sessions.account_id)"
+               if by_key else "account_id")
+    got = con.execute(rf"""
         WITH s AS (
-            SELECT account_id, completed_at,
-                   regexp_replace(device_id, '\\s+', '', 'g') AS device,
-                   regexp_replace(ip, '\\s+', '', 'g') AS ip,
-                   regexp_extract(regexp_replace(ip, '\\s+', '', 'g'), '^(.*)\\.[^.]*$', 1)
-                       AS ip24
+            SELECT {account} AS account_id, epoch_us(completed_at) AS completed_us,
+                   regexp_replace(device_id, '\s+', '', 'g') AS device,
+                   regexp_replace(ip, '\s+', '', 'g') AS ip
             FROM signup_sessions),
-        {', '.join(per_key)}
-        SELECT s.account_id, epoch_us(s.completed_at) AS completed_us, device_1h, device_1d,
-               ip_1h, ip_1d, ip24_1h, ip24_1d
-        FROM s JOIN device USING (account_id) JOIN ip USING (account_id)
-        JOIN ip24 USING (account_id)""").df()
-    c = frame["completed_us"].to_numpy(np.int64)
+        k AS (SELECT *, regexp_extract(ip, '^(.*)\.[^.]*$', 1) AS ip24 FROM s)
+        SELECT account_id, completed_us,
+               CASE WHEN device <> '' THEN hash(device) END AS device,
+               CASE WHEN ip <> '' THEN hash(ip) END AS ip,
+               CASE WHEN ip24 <> '' THEN hash(ip24) END AS ip24
+        FROM k""").fetchnumpy()
+    c = got["completed_us"].astype(np.int64)
+    hour, day, month = 3_600 * 10**6, 86_400 * 10**6, 29 * 86_400 * 10**6
+    counts = {}
+    for key in ("device", "ip", "ip24"):
+        codes = _codes(got[key])
+        counts[f"signups_same_{key}_1h"], counts[f"signups_same_{key}_1d"] = window_counts(
+            codes, c, (hour, day))
     times = np.sort(c)
-    day, month = 86_400 * 10**6, 29 * 86_400 * 10**6
     last_day = np.searchsorted(times, c, "left") - np.searchsorted(times, c - day, "left")
     before = (np.searchsorted(times, c - day, "left")
               - np.searchsorted(times, c - month, "left")) / 28.0
-    counts = {f"signups_same_{key}_{w}": frame[f"{key}_{w}"].to_numpy()
-              for key in ("device", "ip", "ip24") for w in ("1h", "1d")}
     return pd.DataFrame({
         **counts,
         "platform_signups_1d": last_day,
         "platform_signup_ratio": last_day / np.maximum(before, 1.0),
-    }, index=pd.Index(frame["account_id"], name="account_id")).astype("float64")
+    }, index=pd.Index(np.ma.filled(got["account_id"], -1) if by_key else got["account_id"],
+                      name="aid" if by_key else "account_id")).astype("float64")

@@ -48,6 +48,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from riskscore import schema
+from riskscore.identifiers import CLUSTER_KINDS
 from riskscore.settings import get_settings
 from riskscore.store.errors import AccountNotFound, InvalidData
 from riskscore.store.models import (
@@ -65,9 +66,6 @@ from riskscore.store.models import (
 from riskscore.store.types import floor_hour, require_aware, to_micros
 
 HashPair = tuple[str, str]
-CLUSTER_KINDS: tuple[str, ...] = ("email", "phone", "address", "tax_id", "bank_account", "device")
-"""Kinds that link accounts into clusters by default. IPs and /24s are left out: carrier-grade
-NAT, coworking spaces and mobile networks share them between unrelated accounts."""
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 BASELINE_DAYS = 28
