@@ -114,7 +114,9 @@ def account_online_features(session: Session, account_id: str,
     profile = queries.account_profile(session, account_id)
     features = {k: float(v) for k, v in (profile.onboarding_features or {}).items()
                 if v is not None}
-    hashes = queries.identifier_hashes(session, account_id, as_of)
+    # Identifiers no other account ever used match nobody: the link features need only
+    # the shared ones (the same counts and cluster, fewer lookups).
+    hashes = queries.identifier_hashes(session, account_id, as_of, shared_only=True)
     cluster = queries.linked_cluster(session, account_id, as_of, max_size=CLUSTER_MAX,
                                      own_hashes=hashes)
     features.update(_link_features(session, hashes, as_of, cluster, exclude=account_id))

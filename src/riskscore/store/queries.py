@@ -244,17 +244,27 @@ _SIGNUP = _Prepared(lambda _: select(
 ).where(_S.account_id == bindparam("account_id")))
 
 
-def identifier_hashes(session: Session, account_id: str, as_of: datetime) -> list[HashPair]:
-    """``(kind, hash)`` of every identifier the account used before ``as_of``, sorted."""
+def identifier_hashes(session: Session, account_id: str, as_of: datetime, *,
+                      shared_only: bool = False) -> list[HashPair]:
+    """``(kind, hash)`` of every identifier the account used before ``as_of``, sorted.
+
+    ``shared_only``: only identifiers some other account has used too, at any time (the
+    rows' ``shared`` flag, :mod:`riskscore.store.shared`). The others match no other account
+    at any as-of time, so duplicate counts and cluster walks over the shared ones alone are
+    the same as over all of them."""
     params = {"account_id": account_id, "as_of": _as_of(as_of)}
-    return [(kind, value_hash) for kind, value_hash in _HASHES.rows(session, params)]
+    query = _SHARED_HASHES if shared_only else _HASHES
+    return [(kind, value_hash) for kind, value_hash in query.rows(session, params)]
 
 
-_HASHES = _Prepared(lambda _: (
-    select(_I.kind, _I.value_hash)
-    .where(_I.account_id == bindparam("account_id"), _I.seen_at < bindparam("as_of"))
-    .order_by(_I.kind, _I.value_hash)
-), raw=True)
+def _own_hashes(shared_only: bool) -> _Prepared:
+    query = (select(_I.kind, _I.value_hash)
+             .where(_I.account_id == bindparam("account_id"), _I.seen_at < bindparam("as_of"))
+             .order_by(_I.kind, _I.value_hash))
+    return _Prepared(lambda _: query.where(_I.shared) if shared_only else query, raw=True)
+
+
+_HASHES, _SHARED_HASHES = _own_hashes(False), _own_hashes(True)
 
 
 def duplicate_counts(
@@ -266,29 +276,29 @@ def duplicate_counts(
     """Per kind of ``hashes``: distinct other accounts that used any of them before ``as_of``,
     and how many of those were known fraud before ``as_of``. Kinds without matches count 0."""
     params: dict[str, Any] = {"as_of": _as_of(as_of), "exclude": exclude_account_id}
-    by_kind = _by_kind(hashes)
-    counts = {kind: DuplicateCount(0, 0) for kind in by_kind}
-    if by_kind:
-        query = _duplicates_query(tuple(sorted(by_kind)))
-        for kind, accounts, fraud in query.rows(session, params | by_kind):
+    pairs = _pairs(hashes)
+    counts = {kind: DuplicateCount(0, 0) for kind, _ in pairs}
+    if pairs:
+        for kind, accounts, fraud in _DUPLICATES.rows(session, params | _pair_params(pairs)):
             counts[kind] = DuplicateCount(accounts, fraud)
     return counts
 
 
-@cache
-def _duplicates_query(kinds: tuple[str, ...]) -> _Prepared:
-    def build(dialect: str) -> Select[Any]:
-        known = case((_K.known_at < bindparam("as_of"), _I.account_id))
-        return (
-            select(_I.kind, func.count(distinct(_I.account_id)), func.count(distinct(known)))
-            .outerjoin_from(table_of(Identifier), table_of(KnownFraud),
-                            _K.account_id == _I.account_id)
-            .where(_matching(kinds, dialect), _I.seen_at < bindparam("as_of"))
-            .where(or_(bindparam("exclude", type_=String).is_(None),
-                       _I.account_id != bindparam("exclude", type_=String)))
-            .group_by(_I.kind)
-        )
-    return _Prepared(build, raw=True)
+def _duplicates(dialect: str) -> Select[Any]:
+    pairs, on = _pair_table(dialect)
+    known = case((_K.known_at < bindparam("as_of"), _I.account_id))
+    return (
+        select(_I.kind, func.count(distinct(_I.account_id)), func.count(distinct(known)))
+        .select_from(pairs).join(table_of(Identifier), on)
+        .outerjoin(table_of(KnownFraud), _K.account_id == _I.account_id)
+        .where(_I.seen_at < bindparam("as_of"))
+        .where(or_(bindparam("exclude", type_=String).is_(None),
+                   _I.account_id != bindparam("exclude", type_=String)))
+        .group_by(_I.kind)
+    )
+
+
+_DUPLICATES = _Prepared(_duplicates, raw=True)
 
 
 def linked_cluster(
@@ -333,9 +343,8 @@ def linked_cluster(
             break
         visited |= hop
         room = limit - applicant - len(members)
-        by_kind = _by_kind(hop)
-        params = {"as_of": as_of, "members": sorted(members), "room": room + 1} | by_kind
-        found = sorted(_neighbours_query(tuple(sorted(by_kind))).rows(session, params))
+        params = {"as_of": as_of, "members": sorted(members), "room": room + 1}
+        found = sorted(_NEIGHBOURS.rows(session, params | _pair_params(_pairs(hop))))
         truncated = len(found) > room
         found = found[:room]
         frontier, hop = [member for member, _ in found], set()
@@ -346,27 +355,29 @@ def linked_cluster(
 
 _HOP_HASHES = _Prepared(lambda dialect: select(_I.kind, _I.value_hash).where(
     _in(_I.account_id, "frontier", dialect), _in(_I.kind, "kinds", dialect),
-    _I.seen_at < bindparam("as_of"),
+    _I.seen_at < bindparam("as_of"), _I.shared,
 ), raw=True)
 
 
-@cache
-def _neighbours_query(kinds: tuple[str, ...]) -> _Prepared:
-    """The first ``room`` other accounts (by id) using any of the hashes bound per kind
-    before ``as_of``, each with whether it was known fraud before ``as_of``."""
-    def build(dialect: str) -> Select[Any]:
-        found = (
-            select(_I.account_id).distinct()
-            .where(_matching(kinds, dialect), _I.seen_at < bindparam("as_of"))
-            .where(~_in(_I.account_id, "members", dialect))
-            .order_by(_I.account_id)
-            .limit(bindparam("room"))
-            .subquery()
-        )
-        known = exists().where(_K.account_id == found.c.account_id,
-                               _K.known_at < bindparam("as_of"))
-        return select(found.c.account_id, known)
-    return _Prepared(build, raw=True)
+def _neighbours(dialect: str) -> Select[Any]:
+    """The first ``room`` other accounts (by id) using any of the bound pairs before
+    ``as_of``, each with whether it was known fraud before ``as_of``."""
+    pairs, on = _pair_table(dialect)
+    found = (
+        select(_I.account_id).distinct()
+        .select_from(pairs).join(table_of(Identifier), on)
+        .where(_I.seen_at < bindparam("as_of"))
+        .where(~_in(_I.account_id, "members", dialect))
+        .order_by(_I.account_id)
+        .limit(bindparam("room"))
+        .subquery()
+    )
+    known = exists().where(_K.account_id == found.c.account_id,
+                           _K.known_at < bindparam("as_of"))
+    return select(found.c.account_id, known)
+
+
+_NEIGHBOURS = _Prepared(_neighbours, raw=True)
 
 
 def signup_velocity(
@@ -535,22 +546,36 @@ def _empty_frame(name: str) -> pd.DataFrame:
     return schema.TABLES[name].schema.empty_table().to_pandas()
 
 
-def _by_kind(pairs: Iterable[HashPair]) -> dict[str, list[str]]:
-    """Hashes grouped by kind, as bind parameters of :func:`_matching` (sorted, distinct)."""
-    grouped: dict[str, set[str]] = {}
-    for kind, value_hash in pairs:
+def _pairs(pairs: Iterable[HashPair]) -> list[HashPair]:
+    """Distinct ``(kind, hash)`` pairs, sorted; raises :class:`InvalidData` for a kind the
+    store does not keep."""
+    found = sorted(set(pairs))
+    for kind, _ in found:
         if kind not in STORE_KINDS:
             raise InvalidData(f"unknown identifier kind {kind!r} (expected one of {STORE_KINDS})")
-        grouped.setdefault(kind, set()).add(value_hash)
-    return {kind: sorted(values) for kind, values in grouped.items()}
+    return found
 
 
-def _matching(kinds: tuple[str, ...], dialect: str) -> ColumnElement[bool]:
-    """``(kind, value_hash)`` in the hashes bound per kind (parameter named after the kind),
-    written as one ``kind = k AND value_hash IN (...)`` per kind: SQLite and PostgreSQL seek
-    the (kind, value_hash, ...) index for this form, while SQLite scans the whole index for
-    a row-value ``IN``."""
-    return or_(*(and_(_I.kind == kind, _in(_I.value_hash, kind, dialect)) for kind in kinds))
+def _pair_params(pairs: Sequence[HashPair]) -> dict[str, Any]:
+    """Pairs bound for :func:`_pair_table`: one JSON array of ``[kind, hash]`` on SQLite, two
+    parallel arrays on PostgreSQL (each statement binds only the names it uses)."""
+    return {"pairs": [list(p) for p in pairs], "pair_kinds": [k for k, _ in pairs],
+            "pair_hashes": [h for _, h in pairs]}
+
+
+def _pair_table(dialect: str) -> tuple[Any, ColumnElement[bool]]:
+    """The bound ``(kind, hash)`` pairs as a table, and the condition joining ``identifiers``
+    to it. One statement whatever kinds and how many pairs there are (nothing compiled per
+    call); both databases seek the (kind, value_hash, ...) index once per pair."""
+    if dialect == "sqlite":
+        table = func.json_each(bindparam("pairs", type_=String)).table_valued("value")
+        kind, value_hash = (func.json_extract(table.c.value, f"$[{i}]") for i in (0, 1))
+    else:
+        table = func.unnest(bindparam("pair_kinds", type_=ARRAY(String)),
+                            bindparam("pair_hashes", type_=ARRAY(String))
+                            ).table_valued("kind", "value_hash").render_derived()
+        kind, value_hash = table.c.kind, table.c.value_hash
+    return table, and_(_I.kind == kind, _I.value_hash == value_hash)
 
 
 def _as_of(as_of: datetime) -> datetime:
