@@ -482,20 +482,36 @@ the other columns as fetched (object arrays; SQLite gives booleans as 0/1)."""
 @dataclass(frozen=True)
 class AccountEventColumns:
     """:class:`AccountEvents` as column arrays, for the online hot path: no DataFrame and no
-    datetime object is built per row."""
+    datetime object is built per row.
+
+    ``movements_since``: when set (epoch microseconds), ``movements`` holds only the rows at
+    or after it, and ``balance_before`` the signed sum of the earlier ones (the contract's
+    ``MOVEMENT_SIGN``, failed movements 0): all an all-history balance needs of them."""
 
     movements: EventColumns
     logins: EventColumns
     changes: EventColumns
+    movements_since: int | None = None
+    balance_before: int = 0
 
 
-def account_event_columns(session: Session, account_id: str,
-                          as_of: datetime) -> AccountEventColumns:
+def account_event_columns(session: Session, account_id: str, as_of: datetime, *,
+                          movements_since: datetime | None = None) -> AccountEventColumns:
     """The account's movements, logins and changes with ``ts < as_of``, sorted by ``ts``,
-    as column arrays (:class:`AccountEventColumns`; names as in :func:`account_events`)."""
+    as column arrays (:class:`AccountEventColumns`; names as in :func:`account_events`).
+    With ``movements_since``, movements before it come only as their signed sum: an old
+    account's year of movements is not fetched row by row for windows of 90 days."""
     params = {"account_id": account_id, "as_of": _as_of(as_of)}
-    return AccountEventColumns(*(_columns(query.rows(session, params), names)
-                                 for query, names in _EVENT_COLUMNS))
+    if movements_since is None:
+        return AccountEventColumns(*(_columns(query.rows(session, params), names)
+                                     for query, names in _EVENT_COLUMNS))
+    params["since"] = _as_of(movements_since)
+    (movements, names), *others = _EVENT_COLUMNS
+    (before,), = _BALANCE_BEFORE.rows(session, params)
+    return AccountEventColumns(
+        _columns(_RECENT_MOVEMENTS.rows(session, params), names),
+        *(_columns(query.rows(session, params), names) for query, names in others),
+        movements_since=to_micros(params["since"]), balance_before=int(before))
 
 
 def _ts_us(column: Any, dialect: str) -> Any:
@@ -518,6 +534,13 @@ _EVENT_COLUMNS: tuple[tuple[_Prepared, tuple[str, ...]], ...] = tuple(
     for query, table in ((_MOVEMENTS, schema.MOVEMENTS), (_LOGINS, schema.LOGINS),
                          (_CHANGES, schema.CHANGES))
 )
+
+
+_RECENT_MOVEMENTS = _event_columns(_MOVEMENTS.where(_M.ts >= bindparam("since")))
+_SIGNED_AMOUNT = case((_M.status == "failed", 0), else_=_M.amount * case(
+    schema.MOVEMENT_SIGN, value=_M.type, else_=0))
+_BALANCE_BEFORE = _Prepared(lambda _: select(func.coalesce(func.sum(_SIGNED_AMOUNT), 0)).where(
+    _M.account_id == bindparam("account_id"), _M.ts < bindparam("since")), raw=True)
 
 
 def _columns(rows: Sequence[Any], names: tuple[str, ...]) -> EventColumns:
