@@ -17,6 +17,7 @@ never changes with the length of a list.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ import pyarrow as pa
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CompoundSelect,
     Select,
     String,
     and_,
@@ -39,9 +41,11 @@ from sqlalchemy import (
     distinct,
     exists,
     func,
+    literal,
     or_,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
@@ -149,10 +153,11 @@ class _Prepared:
     it: no statement here has an expanding parameter).
     """
 
-    def __init__(self, build: Callable[[str], Select[Any]], *, raw: bool = False) -> None:
+    def __init__(self, build: Callable[[str], Select[Any] | CompoundSelect], *,
+                 raw: bool = False) -> None:
         self._build = build
         self._raw = raw
-        self._statements: dict[str, Select[Any]] = {}
+        self._statements: dict[str, Select[Any] | CompoundSelect] = {}
         self._sqlite: tuple[str, tuple[tuple[str, Any], ...], tuple[Any, ...] | None] | None \
             = None
 
@@ -172,7 +177,7 @@ class _Prepared:
                                                                           strict=True))
                 for row in rows]
 
-    def _statement(self, dialect: str) -> Select[Any]:
+    def _statement(self, dialect: str) -> Select[Any] | CompoundSelect:
         if dialect not in self._statements:
             self._statements[dialect] = self._build(dialect)
         return self._statements[dialect]
@@ -278,24 +283,56 @@ def duplicate_counts(
     params: dict[str, Any] = {"as_of": _as_of(as_of), "exclude": exclude_account_id}
     pairs = _pairs(hashes)
     counts = {kind: DuplicateCount(0, 0) for kind, _ in pairs}
+    per_kind = Counter(kind for kind, _ in pairs)
+    # An identifier has one row per account (the primary key), so a kind with one hash
+    # counts rows: index-only counts, no set of account ids. Several hashes of a kind (an
+    # account's IPs) may share accounts, so those count distinct accounts across them.
+    single = [pair for pair in pairs if per_kind[pair[0]] == 1]
+    several = [pair for pair in pairs if per_kind[pair[0]] > 1]
     if pairs:
-        for kind, accounts, fraud in _DUPLICATES.rows(session, params | _pair_params(pairs)):
-            counts[kind] = DuplicateCount(accounts, fraud)
+        params |= _pair_params(single) | _pair_params(several, "several")
+        for kind, accounts, fraud in _DUPLICATES.rows(session, params):
+            found = counts[kind]
+            counts[kind] = DuplicateCount(found.accounts + accounts, found.known_fraud + fraud)
     return counts
 
 
-def _duplicates(dialect: str) -> Select[Any]:
-    pairs, on = _pair_table(dialect)
-    known = case((_K.known_at < bindparam("as_of"), _I.account_id))
-    return (
-        select(_I.kind, func.count(distinct(_I.account_id)), func.count(distinct(known)))
-        .select_from(pairs).join(table_of(Identifier), on)
-        .outerjoin(table_of(KnownFraud), _K.account_id == _I.account_id)
-        .where(_I.seen_at < bindparam("as_of"))
-        .where(or_(bindparam("exclude", type_=String).is_(None),
-                   _I.account_id != bindparam("exclude", type_=String)))
-        .group_by(_I.kind)
-    )
+def _others(pairs: tuple[Any, ColumnElement[Any], ColumnElement[Any]],
+            known_fraud: bool) -> Select[Any]:
+    """Rows of other accounts using the pairs of :func:`_pair_table` before ``as_of`` (only
+    those known fraud before ``as_of``, if ``known_fraud``), no columns selected yet."""
+    _, kind, value_hash = pairs
+    query = select().select_from(table_of(Identifier)).where(
+        _I.kind == kind, _I.value_hash == value_hash, _I.seen_at < bindparam("as_of"),
+        or_(bindparam("exclude", type_=String).is_(None),
+            _I.account_id != bindparam("exclude", type_=String)))
+    if known_fraud:
+        query = query.join(table_of(KnownFraud), and_(
+            _K.account_id == _I.account_id, _K.known_at < bindparam("as_of")))
+    return query
+
+
+def _duplicates(dialect: str) -> CompoundSelect:
+    """Rows ``(kind, accounts, known fraud)`` to add up per kind. Pairs bound as ``pairs``
+    (one per kind) are counted each by correlated index counts; pairs bound as ``several``
+    (kinds with several) by distinct accounts per kind, known fraud in a separate part:
+    counting both in one pass over a left join to ``known_fraud`` costs several times more
+    on SQLite (5,000 accounts on one address: 6 ms against 1.5 ms)."""
+    single = _pair_table(dialect)
+    table, kind, _ = single
+    counts = [_others(single, fraud).add_columns(func.count()).correlate(table)
+              .scalar_subquery() for fraud in (False, True)]
+
+    def distinct_part(known_fraud: bool) -> Select[Any]:
+        several = _pair_table(dialect, "several")
+        count = func.count(distinct(_I.account_id))
+        return (_others(several, known_fraud)
+                .add_columns(_I.kind, count if not known_fraud else literal(0),
+                             count if known_fraud else literal(0))
+                .select_from(several[0]).group_by(_I.kind))
+
+    return union_all(select(kind, *counts).select_from(table), distinct_part(False),
+                     distinct_part(True))
 
 
 _DUPLICATES = _Prepared(_duplicates, raw=True)
@@ -362,7 +399,8 @@ _HOP_HASHES = _Prepared(lambda dialect: select(_I.kind, _I.value_hash).where(
 def _neighbours(dialect: str) -> Select[Any]:
     """The first ``room`` other accounts (by id) using any of the bound pairs before
     ``as_of``, each with whether it was known fraud before ``as_of``."""
-    pairs, on = _pair_table(dialect)
+    pairs, kind, value_hash = _pair_table(dialect)
+    on = and_(_I.kind == kind, _I.value_hash == value_hash)
     found = (
         select(_I.account_id).distinct()
         .select_from(pairs).join(table_of(Identifier), on)
@@ -579,26 +617,26 @@ def _pairs(pairs: Iterable[HashPair]) -> list[HashPair]:
     return found
 
 
-def _pair_params(pairs: Sequence[HashPair]) -> dict[str, Any]:
-    """Pairs bound for :func:`_pair_table`: one JSON array of ``[kind, hash]`` on SQLite, two
-    parallel arrays on PostgreSQL (each statement binds only the names it uses)."""
-    return {"pairs": [list(p) for p in pairs], "pair_kinds": [k for k, _ in pairs],
-            "pair_hashes": [h for _, h in pairs]}
+def _pair_params(pairs: Sequence[HashPair], name: str = "pairs") -> dict[str, Any]:
+    """Pairs bound for :func:`_pair_table` under ``name``: one JSON array of ``[kind, hash]``
+    on SQLite, two parallel arrays on PostgreSQL (a statement binds only the names it uses)."""
+    return {name: [list(p) for p in pairs], f"{name}_kinds": [k for k, _ in pairs],
+            f"{name}_hashes": [h for _, h in pairs]}
 
 
-def _pair_table(dialect: str) -> tuple[Any, ColumnElement[bool]]:
-    """The bound ``(kind, hash)`` pairs as a table, and the condition joining ``identifiers``
-    to it. One statement whatever kinds and how many pairs there are (nothing compiled per
-    call); both databases seek the (kind, value_hash, ...) index once per pair."""
+def _pair_table(dialect: str, name: str = "pairs"
+                ) -> tuple[Any, ColumnElement[Any], ColumnElement[Any]]:
+    """The bound ``(kind, hash)`` pairs as a table, with its kind and hash columns. One
+    statement whatever kinds and how many pairs there are (nothing compiled per call);
+    both databases seek the (kind, value_hash, ...) index once per pair."""
     if dialect == "sqlite":
-        table = func.json_each(bindparam("pairs", type_=String)).table_valued("value")
+        table = func.json_each(bindparam(name, type_=String)).table_valued("value")
         kind, value_hash = (func.json_extract(table.c.value, f"$[{i}]") for i in (0, 1))
-    else:
-        table = func.unnest(bindparam("pair_kinds", type_=ARRAY(String)),
-                            bindparam("pair_hashes", type_=ARRAY(String))
-                            ).table_valued("kind", "value_hash").render_derived()
-        kind, value_hash = table.c.kind, table.c.value_hash
-    return table, and_(_I.kind == kind, _I.value_hash == value_hash)
+        return table, kind, value_hash
+    table = func.unnest(bindparam(f"{name}_kinds", type_=ARRAY(String)),
+                        bindparam(f"{name}_hashes", type_=ARRAY(String))
+                        ).table_valued("kind", "value_hash").render_derived()
+    return table, table.c.kind, table.c.value_hash
 
 
 def _as_of(as_of: datetime) -> datetime:
