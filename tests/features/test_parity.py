@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from riskscore.features.activity_online import MOVEMENT_WINDOW_DAYS
 from riskscore.features.batch import compute_features
 from riskscore.features.catalogue import feature_names
 from riskscore.features.online import (
     ONBOARDING_FEATURES,
+    _activity,
     account_online_features,
     application_online_features,
 )
-from riskscore.store import IdentifierHasher, load_dataset, make_engine, session_factory, upgrade
+from riskscore.store import (
+    IdentifierHasher,
+    load_dataset,
+    make_engine,
+    queries,
+    session_factory,
+    upgrade,
+)
 from riskscore.store.record import save_onboarding_features
 
 END = pd.Timestamp("2026-01-01", tz="UTC")
@@ -82,3 +92,30 @@ def test_application_features_online_equal_batch(sim_dir: Path, store, sample) -
             online = application_online_features(session, account, signup, hasher,
                                                  row.as_of.to_pydatetime())
             _compare(online, row, f"application {row.account_id}")
+
+
+def test_recent_movements_with_the_balance_before_give_the_same_activity(sim_dir: Path,
+                                                                          store) -> None:
+    """Online reads only the movements of the longest window, the earlier ones as their
+    signed sum: the busiest accounts' activity features equal those from every movement."""
+    counts = pd.read_parquet(sim_dir / "movements.parquet", columns=["account_id"]).account_id
+    busiest = counts.value_counts().head(25).index
+    truncated = 0
+    with store() as session:
+        for account_id in busiest:
+            profile = queries.account_profile(session, account_id)
+            signup = queries.signup_of(session, account_id)
+            for as_of in (END, END - pd.Timedelta(days=100), END - pd.Timedelta(days=200)):
+                when = as_of.to_pydatetime()
+                since = when - timedelta(days=MOVEMENT_WINDOW_DAYS)
+                every = queries.account_event_columns(session, account_id, when)
+                recent = queries.account_event_columns(session, account_id, when,
+                                                       movements_since=since)
+                truncated += len(recent.movements["ts"]) < len(every.movements["ts"])
+                want = _activity(every, profile.country, signup, profile.created_at, when)
+                got = _activity(recent, profile.country, signup, profile.created_at, when)
+                assert got.keys() == want.keys()
+                bad = [k for k in want if not (got[k] == want[k] or
+                                               (np.isnan(got[k]) and np.isnan(want[k])))]
+                assert not bad, f"{account_id} as of {as_of}: {bad[:8]}"
+    assert truncated > 40

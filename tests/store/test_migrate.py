@@ -25,6 +25,6 @@ def test_upgrade_again_is_a_no_op(engine):
     upgrade(engine)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-            "0003"
+            "0004"
         ]
     assert _diffs(engine) == []

@@ -108,6 +108,19 @@ def test_an_identifier_counts_from_when_the_other_account_used_it(loaded):
                             "acct_c")["email"].accounts == 1
 
 
+def test_duplicate_counts_count_an_account_once_across_hashes_of_a_kind(loaded):
+    """e used two emails (its own, then c's): asked about both, e and c count once each.
+    With d's email (d is known fraud) and device added, each kind counts on its own."""
+    t = at(1, month=3)
+    emails = [p for p in identifier_hashes(loaded, "acct_e", t) if p[0] == "email"]
+    assert len(emails) == 2
+    assert duplicate_counts(loaded, emails, t) == {"email": DuplicateCount(2, 0)}
+    assert duplicate_counts(loaded, emails, t, "acct_e") == {"email": DuplicateCount(1, 0)}
+    d = [p for p in identifier_hashes(loaded, "acct_d", t) if p[0] in ("device", "email")]
+    both = duplicate_counts(loaded, emails + d, t)
+    assert both["email"] == DuplicateCount(3, 1) and both["device"] == DuplicateCount(2, 1)
+
+
 def test_linked_cluster(loaded):
     # a-b (same person), b-d (device), d-c (bank account); e shares only a's IP
     assert linked_cluster(loaded, "acct_a", at(11, 12)) == Cluster(2, 0, False)

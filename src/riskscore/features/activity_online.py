@@ -57,9 +57,10 @@ def _first_seen(keys: list[np.ndarray], times: list[np.ndarray]) -> dict[object,
     return first
 
 
-def enrich_movements(mv: Rows, changes: Rows) -> dict[str, np.ndarray]:
+def enrich_movements(mv: Rows, changes: Rows, balance_before: int = 0) -> dict[str, np.ndarray]:
     """Row flags of ``batch_sql`` (signed amount, round, bank-change payout, drain time)
-    for one account's movements, in (ts, movement_id) order."""
+    for one account's movements, in (ts, movement_id) order. ``balance_before``: the signed
+    sum of the account's earlier movements when ``mv`` holds only the recent ones."""
     ts = np.asarray(mv["ts"], np.int64)
     ids = mv["movement_id"]
     ordered = len(ts) < 2 or (bool(np.all(ts[1:] > ts[:-1])))
@@ -72,7 +73,7 @@ def enrich_movements(mv: Rows, changes: Rows) -> dict[str, np.ndarray]:
     failed = _is(columns["status"], "failed") if "status" in columns else np.zeros(len(ts), bool)
     sign = np.array([MOVEMENT_SIGN.get(t, 0) for t in type_.tolist()], np.int64)
     signed = np.where(failed, 0, sign * amount)
-    balance = np.cumsum(signed)
+    balance = balance_before + np.cumsum(signed)
     bank_rows = _is(changes["change_type"], "bank_account")
     bank_ts = np.sort(np.asarray(changes["ts"], np.int64)[bank_rows])
     window = BANK_CHANGE_PAYOUT_HOURS * HOUR_US
@@ -142,9 +143,13 @@ def enrich_changes(changes: Rows, logins: Rows,
 
 
 class _Table:
-    """One table's enriched rows in time order, with filter masks computed on demand."""
+    """One table's enriched rows in time order, with filter masks computed on demand.
 
-    def __init__(self, rows: dict[str, np.ndarray], as_of_us: int) -> None:
+    ``since_us``: the rows start there (earlier ones were not read); ``sums_before`` then
+    holds the sums of columns over the earlier rows, which all-history sums add."""
+
+    def __init__(self, rows: dict[str, np.ndarray], as_of_us: int, since_us: int | None = None,
+                 sums_before: Mapping[str, int] | None = None) -> None:
         ts = rows["ts"]
         if len(ts) > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
             order = np.argsort(ts, kind="stable")
@@ -155,10 +160,14 @@ class _Table:
         self.end = int(np.searchsorted(self.ts, as_of_us, "left"))
         self.masks: dict[tuple[str, tuple[object, ...]], np.ndarray] = {}
         self.starts: dict[int, int] = {}
+        self.since_us = since_us
+        self.sums_before = dict(sums_before or {})
 
     def start(self, window: int | None) -> int:
         if window is None:
             return 0
+        if self.since_us is not None and self.as_of_us - window * DAY_US < self.since_us:
+            raise ValueError(f"a {window}-day window reaches before the rows read")
         if window not in self.starts:
             self.starts[window] = int(np.searchsorted(self.ts, self.as_of_us - window * DAY_US,
                                                       "left"))
@@ -181,6 +190,11 @@ class _Table:
 
 def evaluate(agg: Agg, table: _Table) -> float:
     """One aggregate over one account's enriched rows."""
+    if agg.window is None and table.since_us is not None:
+        if agg.fn != "sum" or agg.where or agg.value not in table.sums_before:
+            raise ValueError(f"{agg.name} needs rows before those read")
+        rows = table.rows[agg.value][:table.end]
+        return float(table.sums_before[agg.value] + int(np.sum(rows)))
     lo, hi = table.start(agg.window), table.end
     if hi <= lo:
         return 0.0 if agg.fn in ("count", "sum", "distinct") else np.nan
@@ -246,13 +260,23 @@ def _by_type_aggregates(table: _Table) -> dict[str, float]:
             for a, t in zip(_BY_TYPE, _BY_TYPE_TYPES, strict=True)}
 
 
+MOVEMENT_WINDOW_DAYS: int = max(int(a.window) for a in AGGREGATES
+                                if a.table == "movements" and a.window is not None)
+"""The longest window of a movement aggregate: movements before it enter only the balance
+(the one all-history movement aggregate), so they can come as a sum."""
+
+
 def activity_aggregates(movements: Rows, logins: Rows, changes: Rows,
                         signup: Mapping[str, object] | None, country: str,
-                        as_of: datetime) -> dict[str, float]:
-    """All ``AGGREGATES`` of one account as of ``as_of``."""
+                        as_of: datetime, *, movements_since_us: int | None = None,
+                        balance_before: int = 0) -> dict[str, float]:
+    """All ``AGGREGATES`` of one account as of ``as_of``. ``movements_since_us``: the
+    movements start there (at most :data:`MOVEMENT_WINDOW_DAYS` before ``as_of``), the
+    signed sum of the earlier ones being ``balance_before``."""
     as_of_us = instant_us(as_of)
     tables = {
-        "movements": _Table(enrich_movements(movements, changes), as_of_us),
+        "movements": _Table(enrich_movements(movements, changes, balance_before), as_of_us,
+                            movements_since_us, {"signed_amount": balance_before}),
         "logins": _Table(enrich_logins(logins, signup, country), as_of_us),
         "changes": _Table(enrich_changes(changes, logins, signup), as_of_us),
     }

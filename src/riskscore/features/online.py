@@ -7,7 +7,7 @@ keyed hashes where the Parquet data has raw identifiers, which compare the same)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from riskscore import schema
-from riskscore.features.activity_online import activity_aggregates
+from riskscore.features.activity_online import MOVEMENT_WINDOW_DAYS, activity_aggregates
 from riskscore.features.application import APPLICATION_FEATURES, application_features
 from riskscore.features.definitions import HELPER_AGGREGATES, apply_derived
 from riskscore.features.links import CLUSTER_MAX, LINK_KINDS, VELOCITY_FEATURES
@@ -72,7 +72,9 @@ def _activity(events: queries.AccountEventColumns, country: str,
               signup: Mapping[str, Any] | None, created_at: datetime,
               as_of: datetime) -> dict[str, float]:
     aggregates = activity_aggregates(events.movements, events.logins, events.changes,
-                                     dict(signup) if signup else None, country, as_of)
+                                     dict(signup) if signup else None, country, as_of,
+                                     movements_since_us=events.movements_since,
+                                     balance_before=events.balance_before)
     aggregates["as_of_epoch"] = as_of.timestamp()
     age = (as_of - created_at).total_seconds() / 86_400
     derived = apply_derived({k: np.asarray([v], float) for k, v in aggregates.items()},
@@ -114,11 +116,14 @@ def account_online_features(session: Session, account_id: str,
     profile = queries.account_profile(session, account_id)
     features = {k: float(v) for k, v in (profile.onboarding_features or {}).items()
                 if v is not None}
-    hashes = queries.identifier_hashes(session, account_id, as_of)
+    # Identifiers no other account ever used match nobody: the link features need only
+    # the shared ones (the same counts and cluster, fewer lookups).
+    hashes = queries.identifier_hashes(session, account_id, as_of, shared_only=True)
     cluster = queries.linked_cluster(session, account_id, as_of, max_size=CLUSTER_MAX,
                                      own_hashes=hashes)
     features.update(_link_features(session, hashes, as_of, cluster, exclude=account_id))
     signup = queries.signup_of(session, account_id)
-    events = queries.account_event_columns(session, account_id, as_of)
+    events = queries.account_event_columns(
+        session, account_id, as_of, movements_since=as_of - timedelta(days=MOVEMENT_WINDOW_DAYS))
     features.update(_activity(events, profile.country, signup, profile.created_at, as_of))
     return features

@@ -27,6 +27,9 @@ What is stored from each file:
 - ``changes.parquet``: changes, and their device, IP, /24 and new bank account, email or
   phone as identifiers.
 - ``movements.parquet``: movements, their ``counterparty`` as a keyed hash.
+
+Last, identifier rows that another account shares (stored before or loaded now) get their
+``shared`` flag (:mod:`riskscore.store.shared`), in one statement over the table.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from riskscore.store.models import (
     table_of,
 )
 from riskscore.store.record import add_signup_hours
+from riskscore.store.shared import mark_all_shared
 from riskscore.store.types import arrow_to_db
 
 DEFAULT_CHUNK_ROWS = 50_000
@@ -105,6 +109,7 @@ def load_dataset(
                                 f"{files[name].name}: rows rejected by the store ({detail}); "
                                 "nothing was loaded"
                             ) from exc
+            mark_all_shared(conn)  # after the index builds: it groups by the hash index
     return dict(loader.written)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -78,6 +79,10 @@ class Identifier(Base):
     ring signals. The (kind, value_hash, seen_at, account_id) index answers "which other
     accounts used this value before t" from the index alone. On SQLite the table is
     clustered by its primary key (``WITHOUT ROWID``), so an account's rows are adjacent.
+
+    ``shared``: another account has a row with the same kind and hash (at any time). Every
+    writer keeps it (:mod:`riskscore.store.shared`); it only tells the online queries which
+    rows cannot match anyone, and never stands for a point-in-time count.
     """
 
     __tablename__ = "identifiers"
@@ -93,6 +98,7 @@ class Identifier(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     value_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
     seen_at: Mapped[datetime]
+    shared: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class Signup(Base):

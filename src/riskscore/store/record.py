@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from riskscore.store.errors import AccountNotFound, DuplicateAccount, InvalidData
 from riskscore.store.hashing import IdentifierHasher
 from riskscore.store.models import Account, Identifier, KnownFraud, Signup, SignupHour, table_of
+from riskscore.store.shared import mark_shared
 from riskscore.store.types import floor_hour, require_aware
 
 FeatureValue = float | int | bool | None
@@ -87,6 +88,7 @@ def record_application(
              "seen_at": completed_at if kind in _SIGNUP_KINDS else created_at}
             for kind, value_hash in pairs
         ])
+        mark_shared(conn, account_id, pairs)
         insert_rows(conn, table_of(Signup), [{
             "account_id": account_id, "completed_at": completed_at,
             "device_hash": hashed.get("device"), "ip_hash": hashed.get("ip"),

@@ -17,6 +17,7 @@ from riskscore.store.models import (
     StripeAccount,
 )
 from store.conftest import stored_text
+from store.test_shared import wrong_flags
 
 from .conftest import ACCOUNT, SECRET, T0, Recorder, account_event, event, fixture
 
@@ -180,6 +181,27 @@ def test_bank_change_and_email_change_are_hashed(engine, deliver):
     assert {"bank_account", "email"} <= kinds
     stored = json.dumps([list(map(str, c)) for c in changes])
     assert "FP_NEW_123" not in stored and "new.owner" not in stored
+
+
+def test_identifiers_shared_between_accounts_are_flagged(engine, deliver):
+    """A bank account another account also uses gets the ``shared`` flag on both accounts'
+    rows; the other account's own identifiers stay unflagged."""
+    deliver(account_event())
+    deliver(event("account.external_account.created", fixture("bank_account", account=ACCOUNT),
+                  created=T0 + 2))
+    other = fixture("account", id="acct_other", created=T0 - 86_400, email="solo@example.com",
+                    business_profile={"mcc": "5734"})
+    deliver(event("account.updated", other, created=T0 + 1, account="acct_other"))
+    with engine.connect() as conn:
+        assert not any(conn.execute(select(Identifier.shared).where(
+            Identifier.account_id == "acct_other")).scalars())
+    bank = fixture("bank_account", id="ba_3", account="acct_other")
+    deliver(event("account.external_account.created", bank, created=T0 + 5, account="acct_other"))
+    with engine.connect() as conn:
+        flagged = conn.execute(select(Identifier.account_id, Identifier.kind)
+                               .where(Identifier.shared)).all()
+    assert wrong_flags(engine) == []
+    assert sorted(flagged) == [(ACCOUNT, "bank_account"), ("acct_other", "bank_account")]
 
 
 def test_every_risk_event_type_maps(engine, deliver):

@@ -4,7 +4,8 @@ not matter: the same set of events gives the same rows whatever order they arriv
 - movements are upserted by Stripe object id, keeping the row of the newest event
   (``stripe_version``, see :func:`~.events.version_key`); account state likewise;
 - Stripe-reported changes are upserted by ``source_id``, keeping the earliest time;
-- identifiers keep the earliest ``seen_at`` (as the bulk loader does);
+- identifiers keep the earliest ``seen_at`` (as the bulk loader does) and their ``shared``
+  flag (:mod:`riskscore.store.shared`);
 - an event whose account is not in the store yet is parked (its effect, already hashed, in
   ``stripe_parked_events``) and applied as soon as the account is there.
 
@@ -33,6 +34,7 @@ from riskscore.store.models import (
     StripeAccount,
     table_of,
 )
+from riskscore.store.shared import mark_shared
 
 _ACCOUNTS, _MOVEMENTS, _CHANGES = table_of(Account), table_of(Movement), table_of(Change)
 _IDENTIFIERS, _STATUS = table_of(Identifier), table_of(StripeAccount)
@@ -150,7 +152,9 @@ def _write(conn: Connection, sql: _Statements, effect: Effect, country: str) -> 
     if effect.changes:
         conn.execute(sql.changes, list(effect.changes))
     if effect.identifiers:
-        conn.execute(sql.identifiers, _earliest(effect.account_id, effect.identifiers))
+        rows = _earliest(effect.account_id, effect.identifiers)
+        conn.execute(sql.identifiers, rows)
+        mark_shared(conn, effect.account_id, [(r["kind"], r["value_hash"]) for r in rows])
     if effect.status is not None:
         conn.execute(sql.status, [effect.status])
     if effect.account is not None:
