@@ -194,3 +194,21 @@ def test_only_accounts_file_is_required(engine, raw, hasher, tmp_path):
 def test_missing_directory(engine, tmp_path):
     with pytest.raises(InvalidData, match="does not exist"):
         load_dataset(tmp_path / "nope", engine)
+
+
+def test_events_are_stored_account_by_account_in_time_order(engine, raw, hasher, tmp_path):
+    # Files in time order interleave accounts; the store keeps each account's events
+    # together (insertion order), oldest first, so one account's reads touch few pages.
+    for table in ("logins", "changes", "movements"):
+        raw[table].sort(key=lambda row: row["ts"], reverse=True)
+    load_dataset(write_dataset(raw, tmp_path / "d"), engine, hasher=hasher)
+    order = {"logins": "id", "changes": "id",
+             "movements": "rowid" if engine.dialect.name == "sqlite" else None}
+    with engine.connect() as conn:
+        for table, column in order.items():
+            if column is None:  # PostgreSQL movements: no insertion-order column to read
+                continue
+            stored = conn.exec_driver_sql(
+                f"SELECT account_id, ts FROM {table} ORDER BY {column}").all()
+            assert len(stored) == len(raw[table])
+            assert stored == sorted(stored), table
