@@ -15,6 +15,7 @@ score, the answer is ``manual_review``, never ``approve``.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from datetime import datetime
@@ -104,6 +105,11 @@ class RiskScore:
         checkpoint_in_background(RUNTIME.scorer.engine, settings.sqlite_checkpoint_seconds,
                                  settings.sqlite_checkpoint_bound_pages)
         self._wire_stripe(settings)
+        # What is loaded by now (libraries, BentoML, model, policy) lives as long as the
+        # process. Frozen out of the collector's sight, a full collection walks only what
+        # requests allocate: at 1M and 100 req/s, full collections paused the service
+        # for ~300 ms every few seconds (one in-process: 294 ms, frozen 22 ms).
+        gc.freeze()
 
     @staticmethod
     def _wire_stripe(settings) -> None:
@@ -122,6 +128,12 @@ class RiskScore:
 
         if settings.stripe_webhook_secret is not None:
             RUNTIME.webhooks = webhook_app(scorer.engine, settings, on_risk_event)
+
+    @bentoml.on_shutdown
+    def _unfreeze(self) -> None:
+        """Hand the start-up objects back to the collector, so the interpreter's exit frees
+        them (extension modules report what is still alive then as leaked)."""
+        gc.unfreeze()
 
     def __is_ready__(self) -> bool:
         return RUNTIME.scorer is not None
