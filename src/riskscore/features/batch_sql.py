@@ -335,18 +335,24 @@ def bucketed(agg: Agg) -> bool:
 def flow_columns(buckets: dict[str, np.ndarray], n_snapshots: int,
                  totals: list[Agg]) -> dict[str, np.ndarray]:
     """Flow features and ``totals`` from ``flow_bucket_sql`` rows (NumPy columns): sums
-    over age buckets. Each bucket holds an exact integer sum, far below 2**53, so adding
-    them in float64 is exact."""
+    over age buckets. Per type, one pass sums each snapshot's buckets and a cumulative sum
+    over them gives every window. Each bucket holds an exact integer sum, far below 2**53,
+    so adding them in float64 is exact (in any order)."""
     out: dict[str, np.ndarray] = {}
     snap = buckets["snapshot_id"].astype(np.int64)
     code, bucket = buckets["type_code"], buckets["bucket"]
+    windowed = bucket > 0  # bucket 0: older than every window
+    # Bucket w is the smallest window holding the row: its position in WINDOWS.
+    position = np.searchsorted(np.asarray(WINDOWS), bucket)
     for i, t in enumerate(FLOW_TYPES):
-        of_type = code == i
-        for w in WINDOWS:
-            rows = of_type & (bucket > 0) & (bucket <= w)
-            for name, col in ((f"{t}_count_{w}d", "n"), (f"{t}_sum_{w}d", "amount")):
-                out[name] = np.bincount(snap[rows], weights=buckets[col][rows].astype(float),
-                                        minlength=n_snapshots).astype(float)
+        rows = np.flatnonzero((code == i) & windowed)
+        cell = snap[rows] * len(WINDOWS) + position[rows]
+        for stat, col in (("count", "n"), ("sum", "amount")):
+            sums = np.bincount(cell, weights=buckets[col][rows].astype(float),
+                               minlength=n_snapshots * len(WINDOWS))
+            within = np.cumsum(sums.reshape(n_snapshots, len(WINDOWS)), axis=1)
+            for j, w in enumerate(WINDOWS):
+                out[f"{t}_{stat}_{w}d"] = within[:, j]
     for agg in totals:
         out[agg.name] = np.bincount(snap, weights=buckets[agg.name].astype(float),
                                     minlength=n_snapshots).astype(float)

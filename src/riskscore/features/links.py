@@ -45,9 +45,24 @@ VELOCITY_FEATURES: dict[str, str] = {
 }
 
 
-def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
-                      tables: set[str], cache: Path | None = None,
-                      has_new_values: bool = True) -> None:
+def changed_identifiers(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
+                        cache: Path | None = None) -> pd.DataFrame:
+    """``(account_id, kind, value, ts)`` of the changes' new values that are identifiers,
+    hashed as the application's are (views ``changes`` and ``accounts`` on ``con``;
+    ``cache``: see :func:`identity.change_identifiers`). Python work (normalising and
+    hashing each value): a batch job runs it in a thread beside DuckDB's first scans."""
+    ch = con.execute("""SELECT c.account_id, c.change_type, c.new_value, a.country, c.ts
+                        FROM changes c JOIN accounts a USING (account_id)
+                        WHERE c.new_value IS NOT NULL""").df()
+    values = change_identifiers(ch, hasher, cache)
+    keep = np.array([v is not None for v in values], bool)
+    return pd.DataFrame({"account_id": ch["account_id"][keep],
+                         "kind": [v[0] for v in values if v],
+                         "value": [v[1] for v in values if v], "ts": ch["ts"][keep]})
+
+
+def identifier_events(con: duckdb.DuckDBPyConnection, tables: set[str],
+                      changed: pd.DataFrame | None = None) -> None:
     """Create table ``ident(aid, kind, h, first_seen, onboarding)`` on ``con``: when each
     account (``aid`` of table ``account_keys``) first used each identifier that more than
     one account used (the only ones that link), the identifier as a 64-bit hash ``h`` of
@@ -58,7 +73,7 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
     ``con`` holds the hashed application identifiers per account
     (:func:`identity.create_identity`), tables ``device_first`` and ``ip_first`` the
     logins' first uses (``batch_sql.first_use_sql``, when ``tables`` has logins);
-    ``cache``: see :func:`identity.change_identifiers`; ``has_new_values``:
+    ``changed``: the new values of changes (:func:`changed_identifiers`), when
     ``changes.new_value`` is present."""
     sources = [f"SELECT hash(account_id) AS ah, '{kind}' AS kind, id_{kind} AS value, "
                "created_at AS ts, TRUE AS onboarding FROM identity" for kind in APPLICATION_KINDS]
@@ -75,15 +90,8 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
                     "changes GROUP BY account_id, device_id",
                     "SELECT hash(account_id), 'ip', ip, min(ts), FALSE FROM changes GROUP BY "
                     "account_id, ip"]
-    if "changes" in tables and has_new_values:
-        ch = con.execute("""SELECT c.account_id, c.change_type, c.new_value, a.country, c.ts
-                            FROM changes c JOIN accounts a USING (account_id)
-                            WHERE c.new_value IS NOT NULL""").df()
-        values = change_identifiers(ch, hasher, cache)
-        keep = np.array([v is not None for v in values], bool)
-        con.register("changed_ids", pd.DataFrame({
-            "account_id": ch["account_id"][keep], "kind": [v[0] for v in values if v],
-            "value": [v[1] for v in values if v], "ts": ch["ts"][keep]}))
+    if "changes" in tables and changed is not None:
+        con.register("changed_ids", changed)
         sources.append("SELECT hash(account_id), kind, value, ts, FALSE FROM changed_ids")
     # Most identifiers belong to one account and can link nothing: rows are reduced to the
     # values more than one account used (an integer group-by), and only those are grouped
@@ -104,6 +112,8 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
             GROUP BY ALL) u
         JOIN account_keys k USING (ah)""")
     con.execute("DROP TABLE ident_rows")
+    if "changes" in tables and changed is not None:
+        con.unregister("changed_ids")
 
 
 def create_keys(con: duckdb.DuckDBPyConnection) -> None:
