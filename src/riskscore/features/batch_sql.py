@@ -8,8 +8,6 @@ row, or records *when* a pattern completed so each snapshot can ask "before my a
 
 from __future__ import annotations
 
-import numpy as np
-
 from riskscore.features.definitions import (
     AGGREGATES,
     BANK_CHANGE_PAYOUT_HOURS,
@@ -328,50 +326,32 @@ def is_total(agg: Agg) -> bool:
 
 
 def bucketed(agg: Agg) -> bool:
-    """Computed from ``flow_bucket_sql`` rows (see ``flow_columns``)."""
+    """Computed from the age buckets of ``flow_bucket_sql``."""
     return is_flow(agg) or is_total(agg)
-
-
-def flow_columns(buckets: dict[str, np.ndarray], n_snapshots: int,
-                 totals: list[Agg]) -> dict[str, np.ndarray]:
-    """Flow features and ``totals`` from ``flow_bucket_sql`` rows (NumPy columns): sums
-    over age buckets. Per type, one pass sums each snapshot's buckets and a cumulative sum
-    over them gives every window. Each bucket holds an exact integer sum, far below 2**53,
-    so adding them in float64 is exact (in any order)."""
-    out: dict[str, np.ndarray] = {}
-    snap = buckets["snapshot_id"].astype(np.int64)
-    code, bucket = buckets["type_code"], buckets["bucket"]
-    windowed = bucket > 0  # bucket 0: older than every window
-    # Bucket w is the smallest window holding the row: its position in WINDOWS.
-    position = np.searchsorted(np.asarray(WINDOWS), bucket)
-    for i, t in enumerate(FLOW_TYPES):
-        rows = np.flatnonzero((code == i) & windowed)
-        cell = snap[rows] * len(WINDOWS) + position[rows]
-        for stat, col in (("count", "n"), ("sum", "amount")):
-            sums = np.bincount(cell, weights=buckets[col][rows].astype(float),
-                               minlength=n_snapshots * len(WINDOWS))
-            within = np.cumsum(sums.reshape(n_snapshots, len(WINDOWS)), axis=1)
-            for j, w in enumerate(WINDOWS):
-                out[f"{t}_{stat}_{w}d"] = within[:, j]
-    for agg in totals:
-        out[agg.name] = np.bincount(snap, weights=buckets[agg.name].astype(float),
-                                    minlength=n_snapshots).astype(float)
-    return out
 
 
 def flow_bucket_sql(totals: list[Agg], has_status: bool = True,
                     common_as_of: str | None = None) -> str:
-    """Counts and amounts per snapshot, movement type (``type_code``: position in
-    ``FLOW_TYPES``, -1 other) and age bucket, with the per-bucket parts of ``totals``; the
-    features are sums over buckets (see ``flow_columns``). With one as-of time for every
-    snapshot (``common_as_of``, a literal) movements are bucketed per account and the
-    snapshots (table ``snapshot_keys``) joined to the buckets (see :func:`per_account_sql`)."""
+    """One row per snapshot with the flow features (``is_flow``) and ``totals``. Movements
+    are first counted and summed per snapshot, movement type (``type_code``: position in
+    ``FLOW_TYPES``, -1 other) and age bucket (the smallest of ``WINDOWS`` holding the row,
+    0 older), with the per-bucket parts of ``totals``; each feature then sums its buckets.
+    Each bucket holds an exact integer sum, far below 2**53, so the DOUBLE sums are exact.
+    With one as-of time for every snapshot (``common_as_of``, a literal) movements are
+    bucketed per account and the snapshots (table ``snapshot_keys``) joined to the sums
+    (see :func:`per_account_sql`)."""
     cases = " ".join(f"WHEN age_s <= {w * 86_400} THEN {w}" for w in WINDOWS)
     codes = " ".join(f"WHEN {_literal(t)} THEN {i}" for i, t in enumerate(FLOW_TYPES))
     parts = "".join(f", CAST({'count(*)' if a.fn == 'count' else f'sum({a.value})'} AS DOUBLE)"
                     f" AS {a.name}" for a in totals)
     groups = (f"CASE type {codes} ELSE -1 END AS type_code, CASE {cases} ELSE 0 END AS bucket, "
               f"count(*) AS n, CAST(sum(amount) AS DOUBLE) AS amount{parts}")
+    sums = {f"{t}_{stat}_{w}d": f"sum({column}) FILTER (WHERE type_code = {i} AND bucket "
+            f"BETWEEN 1 AND {w})" for i, t in enumerate(FLOW_TYPES) for w in WINDOWS
+            for stat, column in (("count", "n"), ("sum", "amount"))}
+    sums.update({a.name: f"sum({a.name})" for a in totals})
+    summed = ", ".join(f"{expr} AS {name}" for name, expr in sums.items())
+    filled = ", ".join(f"coalesce(w.{name}, 0)::DOUBLE AS {name}" for name in sums)
     if common_as_of is not None:
         at = f"{common_as_of}::TIMESTAMPTZ"
         return f"""
@@ -379,15 +359,18 @@ def flow_bucket_sql(totals: list[Agg], has_status: bool = True,
     g AS (
         SELECT hash(account_id) AS ah, {groups}
         FROM (SELECT m.*, epoch({at}) - epoch(m.ts) AS age_s FROM mv m WHERE m.ts < {at})
-        GROUP BY ALL)
-    SELECT s.snapshot_id, g.* EXCLUDE (ah)
-    FROM snapshot_keys s JOIN g USING (ah)"""
+        GROUP BY ALL),
+    w AS (SELECT ah, {summed} FROM g GROUP BY ah)
+    SELECT s.snapshot_id, {filled} FROM snapshot_keys s LEFT JOIN w USING (ah)"""
     return f"""
-    WITH {movement_rows_sql(has_status)}
-    SELECT snapshot_id, {groups}
-    FROM (SELECT s.snapshot_id, m.*, epoch(s.as_of) - epoch(m.ts) AS age_s
-          FROM snapshots s JOIN mv m ON m.account_id = s.account_id AND m.ts < s.as_of)
-    GROUP BY ALL"""
+    WITH {movement_rows_sql(has_status)},
+    g AS (
+        SELECT snapshot_id, {groups}
+        FROM (SELECT s.snapshot_id, m.*, epoch(s.as_of) - epoch(m.ts) AS age_s
+              FROM snapshots s JOIN mv m ON m.account_id = s.account_id AND m.ts < s.as_of)
+        GROUP BY ALL),
+    w AS (SELECT snapshot_id, {summed} FROM g GROUP BY snapshot_id)
+    SELECT s.snapshot_id, {filled} FROM snapshots s LEFT JOIN w USING (snapshot_id)"""
 
 
 def aggregates_for(table: str, available: set[str]) -> list[Agg]:
@@ -407,7 +390,7 @@ def aggregates_for(table: str, available: set[str]) -> list[Agg]:
 def activity_sql(available: set[str], tables: set[str], earliest_as_of: str | None = None,
                  common_as_of: str | None = None) -> dict[str, str]:
     """SQL per row source: ``{name: query}``, each giving one row per snapshot with the
-    aggregates of that source other than the bucketed ones (``flow_bucket_sql``).
+    aggregates of that source; movements' bucketed ones come from ``flow_bucket_sql``.
     Movements are split into the plain rows and the side tables of ``SIDE_FLAGS``.
     ``earliest_as_of``, ``common_as_of``: see :func:`snapshot_aggregate_sql`."""
     queries = {}
@@ -416,6 +399,8 @@ def activity_sql(available: set[str], tables: set[str], earliest_as_of: str | No
     movement_aggs = [a for a in aggregates_for("movements", available) if not bucketed(a)]
     has_status = "movements.status" in available
     plain = [a for a in movement_aggs if side_flag(a) is None]
+    queries["movements:flows"] = flow_bucket_sql(totals_for(available), has_status,
+                                                 common_as_of)
     queries["movements"] = (f"WITH {movement_rows_sql(has_status)}"
                             + snapshot_aggregate_sql("mv", plain, earliest_as_of,
                                                      common_as_of))
