@@ -330,47 +330,79 @@ def bucketed(agg: Agg) -> bool:
     return is_flow(agg) or is_total(agg)
 
 
-def flow_bucket_sql(totals: list[Agg], has_status: bool = True,
+def is_folded(agg: Agg) -> bool:
+    """A movement aggregate of plain rows that the bucket pass computes too: a count, sum,
+    max or mean over its rows is one of its parts per bucket (``folded_parts``)."""
+    return (agg.table == "movements" and not bucketed(agg) and side_flag(agg) is None
+            and agg.fn in ("count", "sum", "max", "avg"))
+
+
+def folded_parts(agg: Agg) -> tuple[dict[str, str], str]:
+    """The per-bucket parts of a folded aggregate (``{column: SQL on rows x}``, its whole
+    condition, window included) and the SQL combining them over a snapshot's buckets."""
+    cond, value, name = condition(agg), f"x.{agg.value}", agg.name
+    if agg.fn == "count":
+        return {name: f"count(*) FILTER (WHERE {cond})"}, f"coalesce(sum({name}), 0)"
+    if agg.fn == "sum":
+        return {name: f"sum({value}) FILTER (WHERE {cond})"}, f"coalesce(sum({name}), 0)"
+    if agg.fn == "max":
+        return {name: f"max({value}) FILTER (WHERE {cond})"}, f"max({name})"
+    total, n = f"{name}_total", f"{name}_n"
+    return ({total: f"sum({value}) FILTER (WHERE {cond})",
+             n: f"count({value}) FILTER (WHERE {cond})"},
+            f"sum({total}) / nullif(sum({n}), 0)")
+
+
+def flow_bucket_sql(totals: list[Agg], folded: list[Agg], has_status: bool = True,
                     common_as_of: str | None = None) -> str:
-    """One row per snapshot with the flow features (``is_flow``) and ``totals``. Movements
-    are first counted and summed per snapshot, movement type (``type_code``: position in
+    """One row per snapshot with the flow features (``is_flow``), ``totals`` and the
+    ``folded`` aggregates (``is_folded``), from one pass over the movements. They are first
+    counted and summed per snapshot, movement type (``type_code``: position in
     ``FLOW_TYPES``, -1 other) and age bucket (the smallest of ``WINDOWS`` holding the row,
-    0 older), with the per-bucket parts of ``totals``; each feature then sums its buckets.
-    Each bucket holds an exact integer sum, far below 2**53, so the DOUBLE sums are exact.
-    With one as-of time for every snapshot (``common_as_of``, a literal) movements are
-    bucketed per account and the snapshots (table ``snapshot_keys``) joined to the sums
-    (see :func:`per_account_sql`)."""
+    0 older), with the per-bucket parts of ``totals`` and ``folded``; each feature then
+    combines its buckets. Each bucket holds an exact integer sum, far below 2**53, so the
+    DOUBLE sums are exact. With one as-of time for every snapshot (``common_as_of``, a
+    literal) movements are bucketed per account and the snapshots (table
+    ``snapshot_keys``) joined to the sums (see :func:`per_account_sql`)."""
     cases = " ".join(f"WHEN age_s <= {w * 86_400} THEN {w}" for w in WINDOWS)
     codes = " ".join(f"WHEN {_literal(t)} THEN {i}" for i, t in enumerate(FLOW_TYPES))
-    parts = "".join(f", CAST({'count(*)' if a.fn == 'count' else f'sum({a.value})'} AS DOUBLE)"
-                    f" AS {a.name}" for a in totals)
-    groups = (f"CASE type {codes} ELSE -1 END AS type_code, CASE {cases} ELSE 0 END AS bucket, "
-              f"count(*) AS n, CAST(sum(amount) AS DOUBLE) AS amount{parts}")
-    sums = {f"{t}_{stat}_{w}d": f"sum({column}) FILTER (WHERE type_code = {i} AND bucket "
-            f"BETWEEN 1 AND {w})" for i, t in enumerate(FLOW_TYPES) for w in WINDOWS
-            for stat, column in (("count", "n"), ("sum", "amount"))}
-    sums.update({a.name: f"sum({a.name})" for a in totals})
-    summed = ", ".join(f"{expr} AS {name}" for name, expr in sums.items())
-    filled = ", ".join(f"coalesce(w.{name}, 0)::DOUBLE AS {name}" for name in sums)
+    parts = {"n": "count(*)", "amount": "CAST(sum(x.amount) AS DOUBLE)"}
+    parts.update({a.name: f"CAST({'count(*)' if a.fn == 'count' else f'sum(x.{a.value})'} "
+                          "AS DOUBLE)" for a in totals})
+    combined = {f"{t}_{stat}_{w}d": f"coalesce(sum({column}) FILTER (WHERE type_code = {i} "
+                f"AND bucket BETWEEN 1 AND {w}), 0)" for i, t in enumerate(FLOW_TYPES)
+                for w in WINDOWS for stat, column in (("count", "n"), ("sum", "amount"))}
+    combined.update({a.name: f"coalesce(sum({a.name}), 0)" for a in totals})
+    for agg in folded:
+        agg_parts, combine = folded_parts(agg)
+        parts.update(agg_parts)
+        combined[agg.name] = combine
+    groups = (f"CASE x.type {codes} ELSE -1 END AS type_code, CASE {cases} ELSE 0 END AS "
+              f"bucket, {', '.join(f'{sql} AS {name}' for name, sql in parts.items())}")
+    summed = ", ".join(f"CAST({sql} AS DOUBLE) AS {name}" for name, sql in combined.items())
+    # A snapshot without movements gets what the aggregates of no rows are: 0 for counts
+    # and sums, NULL otherwise.
+    empty = ", ".join(f"coalesce(w.{name}, 0.0) AS {name}" if sql.startswith("coalesce")
+                      else f"w.{name}" for name, sql in combined.items())
     if common_as_of is not None:
         at = f"{common_as_of}::TIMESTAMPTZ"
         return f"""
     WITH {movement_rows_sql(has_status)},
     g AS (
-        SELECT hash(account_id) AS ah, {groups}
-        FROM (SELECT m.*, epoch({at}) - epoch(m.ts) AS age_s FROM mv m WHERE m.ts < {at})
+        SELECT hash(x.account_id) AS ah, {groups}
+        FROM (SELECT m.*, epoch({at}) - epoch(m.ts) AS age_s FROM mv m WHERE m.ts < {at}) x
         GROUP BY ALL),
     w AS (SELECT ah, {summed} FROM g GROUP BY ah)
-    SELECT s.snapshot_id, {filled} FROM snapshot_keys s LEFT JOIN w USING (ah)"""
+    SELECT s.snapshot_id, {empty} FROM snapshot_keys s LEFT JOIN w USING (ah)"""
     return f"""
     WITH {movement_rows_sql(has_status)},
     g AS (
-        SELECT snapshot_id, {groups}
+        SELECT x.snapshot_id, {groups}
         FROM (SELECT s.snapshot_id, m.*, epoch(s.as_of) - epoch(m.ts) AS age_s
-              FROM snapshots s JOIN mv m ON m.account_id = s.account_id AND m.ts < s.as_of)
+              FROM snapshots s JOIN mv m ON m.account_id = s.account_id AND m.ts < s.as_of) x
         GROUP BY ALL),
     w AS (SELECT snapshot_id, {summed} FROM g GROUP BY snapshot_id)
-    SELECT s.snapshot_id, {filled} FROM snapshots s LEFT JOIN w USING (snapshot_id)"""
+    SELECT s.snapshot_id, {empty} FROM snapshots s LEFT JOIN w USING (snapshot_id)"""
 
 
 def aggregates_for(table: str, available: set[str]) -> list[Agg]:
@@ -398,12 +430,14 @@ def activity_sql(available: set[str], tables: set[str], earliest_as_of: str | No
     has_sessions = "signup_sessions" in tables
     movement_aggs = [a for a in aggregates_for("movements", available) if not bucketed(a)]
     has_status = "movements.status" in available
-    plain = [a for a in movement_aggs if side_flag(a) is None]
-    queries["movements:flows"] = flow_bucket_sql(totals_for(available), has_status,
-                                                 common_as_of)
-    queries["movements"] = (f"WITH {movement_rows_sql(has_status)}"
-                            + snapshot_aggregate_sql("mv", plain, earliest_as_of,
-                                                     common_as_of))
+    folded = [a for a in movement_aggs if is_folded(a)]
+    queries["movements"] = flow_bucket_sql(totals_for(available), folded, has_status,
+                                           common_as_of)
+    plain = [a for a in movement_aggs if side_flag(a) is None and not is_folded(a)]
+    if plain:  # those that do not fold into buckets (distinct counts)
+        queries["movements:rows"] = (f"WITH {movement_rows_sql(has_status)}"
+                                     + snapshot_aggregate_sql("mv", plain, earliest_as_of,
+                                                              common_as_of))
     drained = [a for a in movement_aggs if side_flag(a) == "drained"]
     if drained:
         since = since_sql("ts", max_window(drained), earliest_as_of)
