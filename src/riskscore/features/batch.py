@@ -25,6 +25,9 @@ from riskscore.features.availability import describe, missing_inputs
 from riskscore.features.batch_sql import (
     activity_sql,
     first_use_sql,
+    flow_bucket_sql,
+    flow_columns,
+    totals_for,
 )
 from riskscore.features.catalogue import feature_names
 from riskscore.features.definitions import HELPER_AGGREGATES, apply_derived
@@ -206,7 +209,13 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     step("links")
 
     available = available_columns(report)
+    totals = totals_for(available)
     common = as_of if report.account_hashes_distinct else None
+    buckets = con.execute(flow_bucket_sql(totals, "movements.status" in available, common)
+                          ).fetchnumpy()
+    for name, column in flow_columns(buckets, len(snaps), totals).items():
+        out.put(name, column)
+    del buckets
     earliest = f"'{snaps['as_of'].min().isoformat()}'" if len(snaps) else None
     helpers: dict[str, np.ndarray] = {}  # aggregates that only feed derived features
     for table, sql in activity_sql(available, tables, earliest, common).items():

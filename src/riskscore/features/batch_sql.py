@@ -8,6 +8,8 @@ row, or records *when* a pattern completed so each snapshot can ask "before my a
 
 from __future__ import annotations
 
+import numpy as np
+
 from riskscore.features.definitions import (
     AGGREGATES,
     BANK_CHANGE_PAYOUT_HOURS,
@@ -326,83 +328,66 @@ def is_total(agg: Agg) -> bool:
 
 
 def bucketed(agg: Agg) -> bool:
-    """Computed from the age buckets of ``flow_bucket_sql``."""
+    """Computed from ``flow_bucket_sql`` rows (see ``flow_columns``)."""
     return is_flow(agg) or is_total(agg)
 
 
-def is_folded(agg: Agg) -> bool:
-    """A movement aggregate of plain rows that the bucket pass computes too: a count, sum,
-    max or mean over its rows is one of its parts per bucket (``folded_parts``)."""
-    return (agg.table == "movements" and not bucketed(agg) and side_flag(agg) is None
-            and agg.fn in ("count", "sum", "max", "avg"))
+def flow_columns(buckets: dict[str, np.ndarray], n_snapshots: int,
+                 totals: list[Agg]) -> dict[str, np.ndarray]:
+    """Flow features and ``totals`` from ``flow_bucket_sql`` rows (NumPy columns): sums
+    over age buckets. Per type, one pass sums each snapshot's buckets and a cumulative sum
+    over them gives every window. Each bucket holds an exact integer sum, far below 2**53,
+    so adding them in float64 is exact (in any order)."""
+    out: dict[str, np.ndarray] = {}
+    snap = buckets["snapshot_id"].astype(np.int64)
+    code, bucket = buckets["type_code"], buckets["bucket"]
+    windowed = bucket > 0  # bucket 0: older than every window
+    # Bucket w is the smallest window holding the row: its position in WINDOWS.
+    position = np.searchsorted(np.asarray(WINDOWS), bucket)
+    for i, t in enumerate(FLOW_TYPES):
+        rows = np.flatnonzero((code == i) & windowed)
+        cell = snap[rows] * len(WINDOWS) + position[rows]
+        for stat, col in (("count", "n"), ("sum", "amount")):
+            sums = np.bincount(cell, weights=buckets[col][rows].astype(float),
+                               minlength=n_snapshots * len(WINDOWS))
+            within = np.cumsum(sums.reshape(n_snapshots, len(WINDOWS)), axis=1)
+            for j, w in enumerate(WINDOWS):
+                out[f"{t}_{stat}_{w}d"] = within[:, j]
+    for agg in totals:
+        out[agg.name] = np.bincount(snap, weights=buckets[agg.name].astype(float),
+                                    minlength=n_snapshots).astype(float)
+    return out
 
 
-def folded_parts(agg: Agg) -> tuple[dict[str, str], str]:
-    """The per-bucket parts of a folded aggregate (``{column: SQL on rows x}``, its whole
-    condition, window included) and the SQL combining them over a snapshot's buckets."""
-    cond, value, name = condition(agg), f"x.{agg.value}", agg.name
-    if agg.fn == "count":
-        return {name: f"count(*) FILTER (WHERE {cond})"}, f"coalesce(sum({name}), 0)"
-    if agg.fn == "sum":
-        return {name: f"sum({value}) FILTER (WHERE {cond})"}, f"coalesce(sum({name}), 0)"
-    if agg.fn == "max":
-        return {name: f"max({value}) FILTER (WHERE {cond})"}, f"max({name})"
-    total, n = f"{name}_total", f"{name}_n"
-    return ({total: f"sum({value}) FILTER (WHERE {cond})",
-             n: f"count({value}) FILTER (WHERE {cond})"},
-            f"sum({total}) / nullif(sum({n}), 0)")
-
-
-def flow_bucket_sql(totals: list[Agg], folded: list[Agg], has_status: bool = True,
+def flow_bucket_sql(totals: list[Agg], has_status: bool = True,
                     common_as_of: str | None = None) -> str:
-    """One row per snapshot with the flow features (``is_flow``), ``totals`` and the
-    ``folded`` aggregates (``is_folded``), from one pass over the movements. They are first
-    counted and summed per snapshot, movement type (``type_code``: position in
-    ``FLOW_TYPES``, -1 other) and age bucket (the smallest of ``WINDOWS`` holding the row,
-    0 older), with the per-bucket parts of ``totals`` and ``folded``; each feature then
-    combines its buckets. Each bucket holds an exact integer sum, far below 2**53, so the
-    DOUBLE sums are exact. With one as-of time for every snapshot (``common_as_of``, a
-    literal) movements are bucketed per account and the snapshots (table
-    ``snapshot_keys``) joined to the sums (see :func:`per_account_sql`)."""
+    """Counts and amounts per snapshot, movement type (``type_code``: position in
+    ``FLOW_TYPES``, -1 other) and age bucket, with the per-bucket parts of ``totals``; the
+    features are sums over buckets (see ``flow_columns``). With one as-of time for every
+    snapshot (``common_as_of``, a literal) movements are bucketed per account and the
+    snapshots (table ``snapshot_keys``) joined to the buckets (see :func:`per_account_sql`)."""
     cases = " ".join(f"WHEN age_s <= {w * 86_400} THEN {w}" for w in WINDOWS)
     codes = " ".join(f"WHEN {_literal(t)} THEN {i}" for i, t in enumerate(FLOW_TYPES))
-    parts = {"n": "count(*)", "amount": "CAST(sum(x.amount) AS DOUBLE)"}
-    parts.update({a.name: f"CAST({'count(*)' if a.fn == 'count' else f'sum(x.{a.value})'} "
-                          "AS DOUBLE)" for a in totals})
-    combined = {f"{t}_{stat}_{w}d": f"coalesce(sum({column}) FILTER (WHERE type_code = {i} "
-                f"AND bucket BETWEEN 1 AND {w}), 0)" for i, t in enumerate(FLOW_TYPES)
-                for w in WINDOWS for stat, column in (("count", "n"), ("sum", "amount"))}
-    combined.update({a.name: f"coalesce(sum({a.name}), 0)" for a in totals})
-    for agg in folded:
-        agg_parts, combine = folded_parts(agg)
-        parts.update(agg_parts)
-        combined[agg.name] = combine
-    groups = (f"CASE x.type {codes} ELSE -1 END AS type_code, CASE {cases} ELSE 0 END AS "
-              f"bucket, {', '.join(f'{sql} AS {name}' for name, sql in parts.items())}")
-    summed = ", ".join(f"CAST({sql} AS DOUBLE) AS {name}" for name, sql in combined.items())
-    # A snapshot without movements gets what the aggregates of no rows are: 0 for counts
-    # and sums, NULL otherwise.
-    empty = ", ".join(f"coalesce(w.{name}, 0.0) AS {name}" if sql.startswith("coalesce")
-                      else f"w.{name}" for name, sql in combined.items())
+    parts = "".join(f", CAST({'count(*)' if a.fn == 'count' else f'sum({a.value})'} AS DOUBLE)"
+                    f" AS {a.name}" for a in totals)
+    groups = (f"CASE type {codes} ELSE -1 END AS type_code, CASE {cases} ELSE 0 END AS bucket, "
+              f"count(*) AS n, CAST(sum(amount) AS DOUBLE) AS amount{parts}")
     if common_as_of is not None:
         at = f"{common_as_of}::TIMESTAMPTZ"
         return f"""
     WITH {movement_rows_sql(has_status)},
     g AS (
-        SELECT hash(x.account_id) AS ah, {groups}
-        FROM (SELECT m.*, epoch({at}) - epoch(m.ts) AS age_s FROM mv m WHERE m.ts < {at}) x
-        GROUP BY ALL),
-    w AS (SELECT ah, {summed} FROM g GROUP BY ah)
-    SELECT s.snapshot_id, {empty} FROM snapshot_keys s LEFT JOIN w USING (ah)"""
+        SELECT hash(account_id) AS ah, {groups}
+        FROM (SELECT m.*, epoch({at}) - epoch(m.ts) AS age_s FROM mv m WHERE m.ts < {at})
+        GROUP BY ALL)
+    SELECT s.snapshot_id, g.* EXCLUDE (ah)
+    FROM snapshot_keys s JOIN g USING (ah)"""
     return f"""
-    WITH {movement_rows_sql(has_status)},
-    g AS (
-        SELECT x.snapshot_id, {groups}
-        FROM (SELECT s.snapshot_id, m.*, epoch(s.as_of) - epoch(m.ts) AS age_s
-              FROM snapshots s JOIN mv m ON m.account_id = s.account_id AND m.ts < s.as_of) x
-        GROUP BY ALL),
-    w AS (SELECT snapshot_id, {summed} FROM g GROUP BY snapshot_id)
-    SELECT s.snapshot_id, {empty} FROM snapshots s LEFT JOIN w USING (snapshot_id)"""
+    WITH {movement_rows_sql(has_status)}
+    SELECT snapshot_id, {groups}
+    FROM (SELECT s.snapshot_id, m.*, epoch(s.as_of) - epoch(m.ts) AS age_s
+          FROM snapshots s JOIN mv m ON m.account_id = s.account_id AND m.ts < s.as_of)
+    GROUP BY ALL"""
 
 
 def aggregates_for(table: str, available: set[str]) -> list[Agg]:
@@ -422,7 +407,7 @@ def aggregates_for(table: str, available: set[str]) -> list[Agg]:
 def activity_sql(available: set[str], tables: set[str], earliest_as_of: str | None = None,
                  common_as_of: str | None = None) -> dict[str, str]:
     """SQL per row source: ``{name: query}``, each giving one row per snapshot with the
-    aggregates of that source; movements' bucketed ones come from ``flow_bucket_sql``.
+    aggregates of that source other than the bucketed ones (``flow_bucket_sql``).
     Movements are split into the plain rows and the side tables of ``SIDE_FLAGS``.
     ``earliest_as_of``, ``common_as_of``: see :func:`snapshot_aggregate_sql`."""
     queries = {}
@@ -430,14 +415,10 @@ def activity_sql(available: set[str], tables: set[str], earliest_as_of: str | No
     has_sessions = "signup_sessions" in tables
     movement_aggs = [a for a in aggregates_for("movements", available) if not bucketed(a)]
     has_status = "movements.status" in available
-    folded = [a for a in movement_aggs if is_folded(a)]
-    queries["movements"] = flow_bucket_sql(totals_for(available), folded, has_status,
-                                           common_as_of)
-    plain = [a for a in movement_aggs if side_flag(a) is None and not is_folded(a)]
-    if plain:  # those that do not fold into buckets (distinct counts)
-        queries["movements:rows"] = (f"WITH {movement_rows_sql(has_status)}"
-                                     + snapshot_aggregate_sql("mv", plain, earliest_as_of,
-                                                              common_as_of))
+    plain = [a for a in movement_aggs if side_flag(a) is None]
+    queries["movements"] = (f"WITH {movement_rows_sql(has_status)}"
+                            + snapshot_aggregate_sql("mv", plain, earliest_as_of,
+                                                     common_as_of))
     drained = [a for a in movement_aggs if side_flag(a) == "drained"]
     if drained:
         since = since_sql("ts", max_window(drained), earliest_as_of)
