@@ -121,14 +121,24 @@ def validate_dataset(root: Path | str) -> DatasetReport:
                 raise DataContractError(f"table {name}, column {col.name!r}: expected {col.type}"
                                         f", found {actual}{hint}")
         report.rows[name] = pq.read_metadata(path).num_rows
-        optional = [c.name for c in table.columns if not c.required and c.name in present]
-        clashes, empty = _check_values(con, name, path, present, table.required, optional)
+        clashes = _check_values(con, name, path, present, table.required)
         if name == "accounts":
             report.account_hashes_distinct = clashes == 0
-        if empty and report.rows[name]:
+        optional = [c.name for c in table.columns if not c.required and c.name in present]
+        empty = _empty_columns(con, path, optional) if report.rows[name] else []
+        if empty:
             report.empty_columns[name] = empty
     _check_across_tables(con, root, report)
     return report
+
+
+def _empty_columns(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str]) -> list[str]:
+    """Columns of ``path`` without a single non-null value."""
+    if not columns:
+        return []
+    counts = con.execute("SELECT " + ", ".join(f'count("{c}")' for c in columns)
+                         + f" FROM read_parquet('{path}')").fetchone()
+    return [c for c, n in zip(columns, counts, strict=True) if n == 0]
 
 
 # Time columns per table that should not lie before the account's created_at: (column,
@@ -201,49 +211,38 @@ def require_for_training(report: DatasetReport) -> None:
 
 
 def _check_values(con: duckdb.DuckDBPyConnection, name: str, path: Path, present: set[str],
-                  required: tuple[str, ...], optional: list[str]) -> tuple[int, list[str]]:
+                  required: tuple[str, ...]) -> int:
     """Raise on nulls in required columns, unknown enum values, non-positive amounts and
-    duplicate keys; return how many key values share a 64-bit hash with another, and the
-    ``optional`` columns without a single non-null value. Every check is one aggregate of
-    a single scan of the table (each column read once); the rare follow-ups (examples of
-    bad values, the exact duplicate count) run only when a check fails."""
+    duplicate keys; return how many key values share a 64-bit hash with another."""
     src = f"read_parquet('{path}')"
-    enums = [(col, allowed) for (table, col), allowed in ENUMS.items()
-             if table == name and col in present]
-    key = UNIQUE.get(name)
-    checks = [f'count(*) - count("{col}")' for col in required]
-    checks += [f'count(*) FILTER (WHERE "{col}" NOT IN ({_values(allowed)}))'
-               for col, allowed in enums]
-    checks += [f'count("{col}")' for col in optional]
-    checks.append("count(*) FILTER (WHERE amount <= 0)" if name == "movements" else "0")
-    # Distinct 64-bit hashes are cheaper to count than distinct strings (20M movement ids)
-    # and can only find more duplicates than there are: the exact count runs only then.
-    checks.append(f'count(*) - count(DISTINCT hash("{key}"))' if key else "0")
-    found = list(con.execute(f"SELECT {', '.join(checks)} FROM {src}").fetchone())
-    nulls = [found.pop(0) for _ in required]
-    unknown = [found.pop(0) for _ in enums]
-    filled = [found.pop(0) for _ in optional]
-    not_positive, clashes = found
-    for col, n in zip(required, nulls, strict=True):
-        if n:
-            raise DataContractError(f"table {name}, column {col!r}: {n} null values in a "
+    for col in required:
+        nulls = con.execute(f'SELECT count(*) FROM {src} WHERE "{col}" IS NULL').fetchone()[0]
+        if nulls:
+            raise DataContractError(f"table {name}, column {col!r}: {nulls} null values in a "
                                     "required column")
-    for (col, allowed), n in zip(enums, unknown, strict=True):
-        if n:
-            bad = con.execute(f'SELECT DISTINCT "{col}" FROM {src} WHERE "{col}" NOT IN '
-                              f"({_values(allowed)}) LIMIT 5").fetchall()
+    for (table, col), allowed in ENUMS.items():
+        if table != name or col not in present:
+            continue
+        bad = con.execute(
+            f'SELECT DISTINCT "{col}" FROM {src} WHERE "{col}" IS NOT NULL AND "{col}" NOT IN '
+            f"({', '.join(repr(v) for v in allowed)}) LIMIT 5").fetchall()
+        if bad:
             raise DataContractError(f"table {name}, column {col!r}: unknown values "
                                     f"{[b[0] for b in bad]}; allowed: {list(allowed)}")
-    if not_positive:
-        raise DataContractError(f"table movements, column 'amount': {not_positive} rows are not "
-                                "positive (amounts are positive; the type gives direction)")
+    if name == "movements":
+        bad = con.execute(f"SELECT count(*) FROM {src} WHERE amount <= 0").fetchone()[0]
+        if bad:
+            raise DataContractError(f"table movements, column 'amount': {bad} rows are not "
+                                    "positive (amounts are positive; the type gives direction)")
+    key = UNIQUE.get(name)
+    # Distinct 64-bit hashes are cheaper to count than distinct strings (20M movement ids)
+    # and can only find more duplicates than there are: the exact count runs only then.
+    if not key:
+        return 0
+    clashes = con.execute(f'SELECT count(*) - count(DISTINCT hash("{key}")) FROM {src}'
+                          ).fetchone()[0]
     if clashes:
         dupes = con.execute(f'SELECT count(*) - count(DISTINCT "{key}") FROM {src}').fetchone()[0]
         if dupes:
             raise DataContractError(f"table {name}, column {key!r}: {dupes} duplicate values")
-    return clashes, [c for c, n in zip(optional, filled, strict=True) if n == 0]
-
-
-def _values(allowed: tuple[str, ...]) -> str:
-    """An SQL list of the allowed values of an enum column."""
-    return ", ".join(repr(v) for v in allowed)
+    return clashes

@@ -192,8 +192,7 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         identifier_events(con, tables, changed.result() if changed else None)
     con.execute("DROP TABLE identity")  # DuckDB's memory is for the joins to come
     has_labels = "labels" in tables
-    as_of = _common_as_of(con)
-    links = duplicate_features(con, has_labels, as_of)
+    links = duplicate_features(con, has_labels)
     out.put_frame(links, _positions(links.index, snaps["snapshot_id"]))
     del links
     known_us = np.full(n_accounts, np.nan)
@@ -210,7 +209,7 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
 
     available = available_columns(report)
     totals = totals_for(available)
-    common = as_of if report.account_hashes_distinct else None
+    common = _common_as_of(con) if report.account_hashes_distinct else None
     buckets = con.execute(flow_bucket_sql(totals, "movements.status" in available, common)
                           ).fetchnumpy()
     for name, column in flow_columns(buckets, len(snaps), totals).items():

@@ -169,31 +169,24 @@ def first_use_sql(has_logins: bool, has_sessions: bool) -> list[str]:
     the signup, when it used it), keyed by 64-bit hashes of the
     account id (``ah``) and of the device or IP (``kh``), so the group-by and the joins that
     read the tables compare integers. One pass over the logins serves new-device and
-    new-IP logins, changes from a new device and the identity links: it reduces them to
-    one row per account, device and IP (an account uses few of each, many times), which
-    both tables are grouped from. None without logins and signup sessions."""
-    sources = []
-    if has_sessions:
-        sources.append("SELECT account_id, device_id, ip, completed_at AS ts, FALSE AS ok, "
-                       "TRUE AS signup FROM signup_sessions")
-    if has_logins:
-        sources.append("SELECT account_id, device_id, ip, ts, success AS ok, FALSE AS signup "
-                       "FROM logins")
-    if not sources:
-        return []
-    firsts = ("min(ts) AS first_ts, min(ts) FILTER (WHERE ok) AS first_ok_ts, "
-              "min(ts) FILTER (WHERE signup) AS signup_ts")
-    out = [f"""CREATE OR REPLACE TEMP TABLE use_first AS
-        SELECT hash(account_id) AS ah, CASE WHEN device_id IS NOT NULL THEN hash(device_id)
-               END AS dkh, CASE WHEN ip IS NOT NULL THEN hash(ip) END AS ikh,
-               any_value(device_id) AS device_id, any_value(ip) AS ip, {firsts}
-        FROM ({' UNION ALL '.join(sources)}) GROUP BY ah, dkh, ikh"""]
-    for table, key, kh in (("device_first", "device_id", "dkh"), ("ip_first", "ip", "ikh")):
-        out.append(f"""CREATE OR REPLACE TEMP TABLE {table} AS
-            SELECT ah, {kh} AS kh, any_value({key}) AS {key}, min(first_ts) AS first_ts,
-                   min(first_ok_ts) AS first_ok_ts, min(signup_ts) AS signup_ts
-            FROM use_first WHERE {kh} IS NOT NULL GROUP BY ah, kh""")
-    out.append("DROP TABLE use_first")
+    new-IP logins, changes from a new device and the identity links. None without logins
+    and signup sessions."""
+    out = []
+    for table, key in (("device_first", "device_id"), ("ip_first", "ip")):
+        sources = []
+        if has_sessions:
+            sources.append(f"SELECT account_id, {key}, completed_at AS ts, FALSE AS ok, "
+                           "TRUE AS signup FROM signup_sessions")
+        if has_logins:
+            sources.append(f"SELECT account_id, {key}, ts, success AS ok, FALSE AS signup "
+                           "FROM logins")
+        if sources:
+            out.append(f"""CREATE OR REPLACE TEMP TABLE {table} AS
+                SELECT hash(account_id) AS ah, hash({key}) AS kh, any_value({key}) AS {key},
+                       min(ts) AS first_ts, min(ts) FILTER (WHERE ok) AS first_ok_ts,
+                       min(ts) FILTER (WHERE signup) AS signup_ts
+                FROM ({' UNION ALL '.join(sources)}) WHERE {key} IS NOT NULL
+                GROUP BY ah, kh""")
     return out
 
 

@@ -130,78 +130,34 @@ def create_keys(con: duckdb.DuckDBPyConnection) -> None:
                    FROM snapshots s LEFT JOIN account_keys k USING (account_id)""")
 
 
-def duplicate_features(con: duckdb.DuckDBPyConnection, has_labels: bool,
-                       common_as_of: str | None = None) -> pd.DataFrame:
+def duplicate_features(con: duckdb.DuckDBPyConnection, has_labels: bool) -> pd.DataFrame:
     """``shared_<kind>`` and ``fraud_shared_<kind>`` per snapshot, indexed by
     ``snapshot_id`` (tables ``snapshot_keys``, ``ident``, ``account_keys`` and optionally
-    ``labels`` on ``con``).
-
-    Each snapshot counts the other accounts that used one of its identifiers of a kind
-    (an account sharing two devices with this one counts once): the pairs of its rows and
-    theirs, grouped per other account. When every snapshot has the same as-of time
-    (``common_as_of``, a SQL timestamp literal), a snapshot with a single identifier of a
-    kind needs no pairs: its count is the identifier's own count of accounts before then
-    (less the account itself), and only snapshots with several are paired."""
-    stats = (("shared_", "shared"), ("fraud_shared_", "fraud"))
+    ``labels`` on ``con``)."""
+    known = ("LEFT JOIN (SELECT k.aid, l.label_known_at FROM labels l JOIN account_keys k "
+             "USING (account_id)) l ON l.aid = j.aid" if has_labels else "")
+    known_col = "l.label_known_at < o.as_of" if has_labels else "FALSE"
+    stats = (("shared_", ""), ("fraud_shared_", " AND fraud"))
     names = [f"{prefix}{k}" for prefix, _ in stats for k in LINK_KINDS]
-    wide = ", ".join(f"coalesce(sum({column}) FILTER (WHERE kind = '{k}'), 0)::DOUBLE AS "
-                     f"{prefix}{k}" for prefix, column in stats for k in LINK_KINDS)
-    labels = ("(SELECT k.aid, l.label_known_at FROM labels l JOIN account_keys k "
-              "USING (account_id))" if has_labels else
-              "(SELECT NULL::INTEGER AS aid, NULL::TIMESTAMPTZ AS label_known_at WHERE FALSE)")
-    pairs_to_counts = """SELECT snapshot_id, kind, count(*) AS shared,
-                                count(*) FILTER (WHERE fraud) AS fraud
-                         FROM pairs GROUP BY ALL"""
-    if common_as_of is None:
-        counts = f"""
-        own AS (
+    counts = ", ".join(
+        f"coalesce(count(*) FILTER (WHERE kind = '{k}'{extra}), 0)::DOUBLE AS {prefix}{k}"
+        for prefix, extra in stats for k in LINK_KINDS)
+    # One row per snapshot, kind and other account (an account sharing two devices with
+    # this one counts once), then one row per snapshot.
+    frame = con.execute(f"""
+        WITH own AS (
             SELECT s.snapshot_id, s.aid, s.as_of, i.kind, i.h
             FROM snapshot_keys s JOIN ident i ON i.aid = s.aid
              AND (i.first_seen < s.as_of OR (i.onboarding AND i.first_seen <= s.as_of))
         ),
         pairs AS (
-            SELECT o.snapshot_id, o.kind, j.aid,
-                   bool_or(coalesce(l.label_known_at < o.as_of, FALSE)) AS fraud
+            SELECT o.snapshot_id, o.kind, j.aid, bool_or({known_col}) AS fraud
             FROM own o JOIN ident j ON j.h = o.h AND j.kind = o.kind
              AND j.aid <> o.aid AND j.first_seen < o.as_of
-            LEFT JOIN {labels} l ON l.aid = j.aid
+            {known}
             GROUP BY ALL
         ),
-        counts AS ({pairs_to_counts})"""
-    else:
-        at = f"{common_as_of}::TIMESTAMPTZ"
-        counts = f"""
-        seen AS (
-            SELECT i.aid, i.kind, i.h, coalesce(l.label_known_at < {at}, FALSE) AS fraud
-            FROM ident i LEFT JOIN {labels} l USING (aid) WHERE i.first_seen < {at}
-        ),
-        per_value AS (
-            SELECT kind, h, count(*) AS n, count(*) FILTER (WHERE fraud) AS f
-            FROM seen GROUP BY kind, h
-        ),
-        own AS (
-            SELECT s.snapshot_id, s.aid, i.kind, i.h, i.first_seen < {at} AS seen,
-                   count(*) OVER (PARTITION BY s.snapshot_id, i.kind) AS m
-            FROM snapshot_keys s JOIN ident i ON i.aid = s.aid
-             AND (i.first_seen < {at} OR (i.onboarding AND i.first_seen <= {at}))
-        ),
-        pairs AS (
-            SELECT o.snapshot_id, o.kind, j.aid, bool_or(j.fraud) AS fraud
-            FROM own o JOIN seen j ON j.h = o.h AND j.kind = o.kind AND j.aid <> o.aid
-            WHERE o.m > 1
-            GROUP BY ALL
-        ),
-        counts AS (
-            SELECT o.snapshot_id, o.kind, v.n - o.seen::INTEGER AS shared,
-                   v.f - (o.seen AND coalesce(l.label_known_at < {at}, FALSE))::INTEGER
-                   AS fraud
-            FROM own o JOIN per_value v USING (kind, h) LEFT JOIN {labels} l USING (aid)
-            WHERE o.m = 1
-            UNION ALL {pairs_to_counts}
-        )"""
-    frame = con.execute(f"""
-        WITH {counts},
-        wide AS (SELECT snapshot_id, {wide} FROM counts GROUP BY snapshot_id)
+        wide AS (SELECT snapshot_id, {counts} FROM pairs GROUP BY snapshot_id)
         SELECT s.snapshot_id, {', '.join(f'coalesce(w.{n}, 0.0) AS {n}' for n in names)}
         FROM snapshot_keys s LEFT JOIN wide w USING (snapshot_id)""").df()
     return frame.set_index("snapshot_id")[names].astype("float64")
