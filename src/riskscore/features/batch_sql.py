@@ -60,15 +60,19 @@ def condition(agg: Agg) -> str:
 
 
 def aggregate_sql(agg: Agg) -> str:
+    """An aggregate over the rows meeting its condition, as a conditional expression
+    (``CASE``, ``count_if``) rather than a ``FILTER`` clause: the same rows (aggregates
+    skip the NULLs), and far cheaper in DuckDB when a query has many aggregates (each
+    ``FILTER`` selects its own rows)."""
     cond = condition(agg)
-    value = f"x.{agg.value}" if agg.value else None
+    value = f"CASE WHEN {cond} THEN x.{agg.value} END" if agg.value else None
     expr = {
-        "count": f"count(x.ts) FILTER (WHERE {cond})",
-        "sum": f"coalesce(sum({value}) FILTER (WHERE {cond}), 0)",
-        "max": f"max({value}) FILTER (WHERE {cond})",
-        "avg": f"avg({value}) FILTER (WHERE {cond})",
-        "distinct": f"count(DISTINCT {value}) FILTER (WHERE {cond})",
-        "last_ts": f"epoch(max(x.ts) FILTER (WHERE {cond}))",
+        "count": f"count_if({cond})",
+        "sum": f"coalesce(sum({value}), 0)",
+        "max": f"max({value})",
+        "avg": f"avg({value})",
+        "distinct": f"count(DISTINCT {value})",
+        "last_ts": f"epoch(max({value}))",
     }[agg.fn]
     return f"CAST({expr} AS DOUBLE) AS {agg.name}"
 
