@@ -42,7 +42,7 @@ def _literal(value: object) -> str:
 
 
 def condition(agg: Agg) -> str:
-    """The FILTER condition of an aggregate on a joined row ``x`` (row age in seconds
+    """The condition of an aggregate on a joined row ``x`` (row age in seconds
     ``x.age_s``: integer arithmetic is far cheaper than timestamp intervals)."""
     parts = ["x.ts IS NOT NULL"]
     if agg.window is not None:
@@ -187,8 +187,8 @@ def first_use_sql(has_logins: bool, has_sessions: bool) -> list[str]:
         if sources:
             out.append(f"""CREATE OR REPLACE TEMP TABLE {table} AS
                 SELECT hash(account_id) AS ah, hash({key}) AS kh, any_value({key}) AS {key},
-                       min(ts) AS first_ts, min(ts) FILTER (WHERE ok) AS first_ok_ts,
-                       min(ts) FILTER (WHERE signup) AS signup_ts
+                       min(ts) AS first_ts, min(CASE WHEN ok THEN ts END) AS first_ok_ts,
+                       min(CASE WHEN signup THEN ts END) AS signup_ts
                 FROM ({' UNION ALL '.join(sources)}) WHERE {key} IS NOT NULL
                 GROUP BY ah, kh""")
     return out
