@@ -343,13 +343,13 @@ def flow_columns(buckets: dict[str, np.ndarray], n_snapshots: int,
     position = np.searchsorted(np.asarray(WINDOWS), bucket)
     for i, t in enumerate(FLOW_TYPES):
         rows = np.flatnonzero((code == i) & windowed)
-        cell = snap[rows] * len(WINDOWS) + position[rows]
+        cell = position[rows] * n_snapshots + snap[rows]  # bucket-major: rows contiguous
         for stat, col in (("count", "n"), ("sum", "amount")):
             sums = np.bincount(cell, weights=buckets[col][rows].astype(float),
-                               minlength=n_snapshots * len(WINDOWS))
-            within = np.cumsum(sums.reshape(n_snapshots, len(WINDOWS)), axis=1)
+                               minlength=len(WINDOWS) * n_snapshots)
+            within = np.cumsum(sums.reshape(len(WINDOWS), n_snapshots), axis=0)
             for j, w in enumerate(WINDOWS):
-                out[f"{t}_{stat}_{w}d"] = within[:, j]
+                out[f"{t}_{stat}_{w}d"] = within[j]
     for agg in totals:
         out[agg.name] = np.bincount(snap, weights=buckets[agg.name].astype(float),
                                     minlength=n_snapshots).astype(float)
