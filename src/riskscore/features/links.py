@@ -155,7 +155,8 @@ def duplicate_features(con: duckdb.DuckDBPyConnection, has_labels: bool) -> pd.D
         )
         SELECT snapshot_id, list_position({list(LINK_KINDS)}, kind) - 1 AS kind,
                count(*) AS shared, count_if(fraud) AS fraud
-        FROM pairs GROUP BY ALL""").fetchnumpy()
+        FROM pairs WHERE kind IN ({', '.join(f"'{k}'" for k in LINK_KINDS)})
+        GROUP BY ALL""").fetchnumpy()
     ids = con.execute("SELECT snapshot_id FROM snapshot_keys").fetchnumpy()["snapshot_id"]
     index = pd.Index(ids, name="snapshot_id")
     rows = index.get_indexer(got["snapshot_id"])
