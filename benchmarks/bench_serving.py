@@ -18,7 +18,8 @@
 
 The store holds ``RISKSCORE_BENCH_ACCOUNTS`` simulated accounts (default 1,000,000;
 loading a million into SQLite takes minutes, so the loaded file is cached under
-benchmarks/.work). The champion is trained once on a small simulated platform: the
+benchmarks/.work) and is read once before the service starts, so the page cache holds it
+(a cold cache measures the disk). The champion is trained once on a small simulated platform: the
 model's cost does not depend on the size of the store.
 """
 
@@ -47,7 +48,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from benchmarks.common import BIN, WORK, record, simulated_portfolio
+from benchmarks.common import BIN, WORK, record, simulated_portfolio, warm_page_cache
 from benchmarks.loadgen import Outcome, closed_loop, open_loop
 from benchmarks.service_process import HOST, start_service, stop_service
 
@@ -226,9 +227,14 @@ def _profile(env: dict[str, str], calls: int = 300) -> dict[str, float]:
     from riskscore.contracts import Application
     from riskscore.scoring import Scorer
     from riskscore.settings import get_settings
+    from riskscore.store.engine import checkpoint_in_background
 
     get_settings.cache_clear()
+    settings = get_settings()
     scorer = Scorer.from_settings()
+    # As in the service: WAL checkpoints on a background thread, not in a request's commit.
+    stop = checkpoint_in_background(scorer.engine, settings.sqlite_checkpoint_seconds,
+                                    settings.sqlite_checkpoint_bound_pages)
     apps = Applications(seed=1)
     bodies = [Application.model_validate_json(apps(i)) for i in range(2 * calls + 20)]
     for app in bodies[:20]:
@@ -245,6 +251,8 @@ def _profile(env: dict[str, str], calls: int = 300) -> dict[str, float]:
         scorer.score_application(app, "bench")
     profiler.disable()
     total = (time.perf_counter() - started) * 1000 / calls
+    if stop is not None:
+        stop.set()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     stages = {"application_online_features": "features", "record_application": "record",
               "model_scores": "model",
@@ -271,6 +279,7 @@ def main() -> dict[str, object]:
     _champion(env)
     ids = pd.read_parquet(data / "accounts.parquet", columns=["account_id"]).account_id
     ids = ids.sample(20_000, random_state=0).tolist()
+    warm_seconds = warm_page_cache(db)
     process, base = start_service(env, home / "serve.log", ready_timeout=300)
     load_before = os.getloadavg()
     try:
@@ -284,6 +293,8 @@ def main() -> dict[str, object]:
     passed = {"p50": single["p50_ms"] <= TARGET_P50_MS, "p99": single["p99_ms"] <= TARGET_P99_MS,
               "throughput": many["scores_per_s"] >= TARGET_THROUGHPUT}
     result = {"accounts": accounts, "store_load_seconds": load_seconds,
+              "page_cache_warm_seconds": warm_seconds,
+              "workers": int(env.get("RISKSCORE_SERVING_WORKERS", "1")),
               "targets": {"p50_ms": TARGET_P50_MS, "p99_ms": TARGET_P99_MS,
                           "scores_per_s_32_clients": TARGET_THROUGHPUT},
               **results, "load_average_before": [round(x, 2) for x in load_before],

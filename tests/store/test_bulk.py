@@ -2,7 +2,7 @@ from sqlalchemy import inspect
 
 from riskscore.store import load_dataset, make_engine, upgrade
 from riskscore.store.bulk import deferred_indexes
-from riskscore.store.models import Identifier, Movement, table_of
+from riskscore.store.models import Identifier, Login, table_of
 
 
 def test_sqlite_connection_settings_are_restored_after_a_load(tmp_path, dataset, hasher):
@@ -18,13 +18,13 @@ def test_sqlite_connection_settings_are_restored_after_a_load(tmp_path, dataset,
 def test_deferred_indexes_only_for_empty_tables(engine, dataset, hasher):
     load_dataset(dataset, engine, hasher=hasher)
     with engine.connect() as conn:
-        conn.exec_driver_sql("DELETE FROM movements")
-        with deferred_indexes(conn, [table_of(Identifier), table_of(Movement)]):
+        conn.exec_driver_sql("DELETE FROM logins")
+        with deferred_indexes(conn, [table_of(Identifier), table_of(Login)]):
             live = inspect(conn)
             seen = {t: {i["name"] for i in live.get_indexes(t)} for t in ("identifiers",
-                                                                         "movements")}
-        rebuilt = {i["name"] for i in inspect(conn).get_indexes("movements")}
+                                                                         "logins")}
+        rebuilt = {i["name"] for i in inspect(conn).get_indexes("logins")}
         conn.rollback()
     assert seen == {"identifiers": {"ix_identifiers_kind_value_hash_seen_at_account_id"},
-                    "movements": set()}
-    assert rebuilt == {"ix_movements_account_id_ts"}
+                    "logins": set()}
+    assert rebuilt == {"ix_logins_account_id_ts"}

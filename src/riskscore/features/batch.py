@@ -8,7 +8,6 @@ whose input tables or columns are absent are dropped with a warning
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import warnings
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from riskscore.analytics import duckdb_connection
 from riskscore.dataset import DatasetReport, validate_dataset
 from riskscore.features.application import APPLICATION_FEATURES
 from riskscore.features.availability import describe, missing_inputs
@@ -55,16 +55,7 @@ class DroppedFeaturesWarning(UserWarning):
 
 def connect(report: DatasetReport) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with one view per contract table present in the data."""
-    settings = get_settings()
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    with contextlib.suppress(duckdb.InvalidInputException):  # Jupyter without ipywidgets
-        con.execute("SET enable_progress_bar = false")
-    con.execute(f"SET memory_limit = '{settings.duckdb_memory_limit}'")
-    con.execute(f"SET threads = {settings.duckdb_threads}")
-    spill = settings.home / "duckdb-spill"
-    spill.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = '{spill}'")
+    con = duckdb_connection()
     for name in report.rows:
         path = report.root / f"{name}.parquet"
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")

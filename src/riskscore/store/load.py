@@ -3,7 +3,9 @@
 Fast and memory-bounded: files are read in Arrow batches of ``chunk_rows``, identifiers
 are hashed through bounded per-kind caches, rows are written with ``executemany`` on
 SQLite or ``COPY`` on PostgreSQL, and tables that were empty get their secondary indexes
-built once at the end (:mod:`riskscore.store.bulk`).
+built once at the end (:mod:`riskscore.store.bulk`). Files are read sorted by account
+(and time), so each account's rows are stored together: what one account's online
+features read is then a few adjacent pages, not one page per event.
 
 Semantics: a dataset adds *new* accounts. The whole load is one transaction. Before
 anything is written, account ids repeated in ``accounts.parquet`` or already in the
@@ -39,6 +41,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +50,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy import exc as sa_exc
 
 from riskscore import schema
+from riskscore.analytics import duckdb_connection
 from riskscore.store.bulk import (
     BulkWriter,
     bulk_writer,
@@ -142,6 +146,26 @@ def _check_new_accounts(conn: Connection, path: Path) -> None:
         raise DuplicateAccount("accounts", sorted(existing))
 
 
+def _sorted_batches(path: Path, columns: Sequence[str], order_by: Sequence[str],
+                    chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """The file's ``columns`` sorted by ``order_by``, then file order, in batches. Events are
+    loaded account by account this way, so each account's rows sit on adjacent pages of the
+    store (a row-id table keeps insertion order) and the online queries that read one
+    account's events touch a few pages instead of one per event."""
+    con = duckdb_connection()
+    names = ", ".join(f'"{name}"' for name in columns)
+    keys = ", ".join([*(f'"{name}"' for name in order_by), "file_row_number"])
+    try:
+        yield from con.sql(
+            f"SELECT {names} FROM read_parquet($path, file_row_number = true) ORDER BY {keys}",
+            params={"path": str(path)},
+        ).to_arrow_reader(chunk_rows)
+    except duckdb.Error as exc:
+        raise InvalidData(f"{path.name}: not readable ({exc})") from exc
+    finally:
+        con.close()
+
+
 def _open(path: Path) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
@@ -150,15 +174,20 @@ def _open(path: Path) -> pq.ParquetFile:
 
 
 def _batches(
-    path: Path, table: schema.Table, columns: Sequence[str], chunk_rows: int
+    path: Path, table: schema.Table, columns: Sequence[str], chunk_rows: int,
+    order_by: Sequence[str] = (),
 ) -> Iterator[dict[str, pa.Array]]:
-    """Batches of ``columns`` cast to the contract's types; absent optional columns are null."""
+    """Batches of ``columns`` cast to the contract's types; absent optional columns are null.
+    ``order_by``: required columns to read the rows sorted by (file order breaks ties)."""
     parquet = _open(path)
     present = set(parquet.schema_arrow.names)
     missing = [name for name in table.required if name in columns and name not in present]
     if missing:
         raise InvalidData(f"{path.name}: missing required column(s) {', '.join(missing)}")
-    for batch in parquet.iter_batches(chunk_rows, columns=[c for c in columns if c in present]):
+    read = [c for c in columns if c in present]
+    batches = (_sorted_batches(path, read, order_by, chunk_rows) if order_by
+               else parquet.iter_batches(chunk_rows, columns=read))
+    for batch in batches:
         out: dict[str, pa.Array] = {}
         for name in columns:
             type_ = table.column(name).type
@@ -235,8 +264,10 @@ class _Loader:
     def _read(
         self, path: Path, table: schema.Table, columns: Sequence[str], time_column: str
     ) -> Iterator[tuple[dict[str, list[Any]], list[Any]]]:
-        """Batches as Python lists, with ``time_column`` separately in the driver's form."""
-        for arrays in _batches(path, table, columns, self.chunk_rows):
+        """Batches as Python lists, with ``time_column`` separately in the driver's form,
+        sorted by account and time (see :func:`_sorted_batches`)."""
+        order = ("account_id", time_column)
+        for arrays in _batches(path, table, columns, self.chunk_rows, order_by=order):
             lists = {name: arrays[name].to_pylist() for name in columns if name != time_column}
             yield lists, arrow_to_db(arrays[time_column], self.dialect)
 
