@@ -15,11 +15,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 BOOSTER_FILE = "booster.txt"
 CALIBRATION_FILE = "calibration.json"
@@ -119,6 +121,11 @@ class RiskModel:
             raise FileNotFoundError(f"not a riskscore model bundle: {path} lacks {missing}")
         meta = json.loads((path / META_FILE).read_text())
         names = meta.pop("feature_names")
+        # LightGBM imports scikit-learn and SciPy (a second or more): only a bundle being
+        # loaded needs it, so importing this module (a batch job starts with it) is cheap
+        # and the load (the champion's, alongside a job's first scans) pays for it.
+        import lightgbm as lgb
+
         booster = lgb.Booster(model_file=str(path / BOOSTER_FILE))
         calibration = Calibration.from_dict(json.loads((path / CALIBRATION_FILE).read_text()))
         return cls(booster, calibration, names, meta)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -32,6 +33,7 @@ from riskscore.features.catalogue import feature_names
 from riskscore.features.definitions import HELPER_AGGREGATES, apply_derived
 from riskscore.features.identity import create_identity
 from riskscore.features.links import (
+    changed_identifiers,
     cluster_features,
     create_keys,
     duplicate_features,
@@ -172,10 +174,13 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         out.put_frame(velocity, row[keys])
     step("velocity")
 
-    for sql in first_use_sql("logins" in tables, has_sessions):
-        con.execute(sql)
-    identifier_events(con, hasher, tables, settings.home / "cache" / "change_phones.parquet",
-                      report.has("changes", "new_value"))
+    with ThreadPoolExecutor(1) as pool:  # Python hashing beside DuckDB (GIL released)
+        changed = pool.submit(changed_identifiers, con.cursor(), hasher, settings.home
+                              / "cache" / "change_phones.parquet") \
+            if report.has("changes", "new_value") else None
+        for sql in first_use_sql("logins" in tables, has_sessions):
+            con.execute(sql)
+        identifier_events(con, tables, changed.result() if changed else None)
     con.execute("DROP TABLE identity")  # DuckDB's memory is for the joins to come
     has_labels = "labels" in tables
     links = duplicate_features(con, has_labels)

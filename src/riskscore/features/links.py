@@ -45,9 +45,24 @@ VELOCITY_FEATURES: dict[str, str] = {
 }
 
 
-def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
-                      tables: set[str], cache: Path | None = None,
-                      has_new_values: bool = True) -> None:
+def changed_identifiers(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
+                        cache: Path | None = None) -> pd.DataFrame:
+    """``(account_id, kind, value, ts)`` of the changes' new values that are identifiers,
+    hashed as the application's are (views ``changes`` and ``accounts`` on ``con``;
+    ``cache``: see :func:`identity.change_identifiers`). Python work (normalising and
+    hashing each value): a batch job runs it in a thread beside DuckDB's first scans."""
+    ch = con.execute("""SELECT c.account_id, c.change_type, c.new_value, a.country, c.ts
+                        FROM changes c JOIN accounts a USING (account_id)
+                        WHERE c.new_value IS NOT NULL""").df()
+    values = change_identifiers(ch, hasher, cache)
+    keep = np.array([v is not None for v in values], bool)
+    return pd.DataFrame({"account_id": ch["account_id"][keep],
+                         "kind": [v[0] for v in values if v],
+                         "value": [v[1] for v in values if v], "ts": ch["ts"][keep]})
+
+
+def identifier_events(con: duckdb.DuckDBPyConnection, tables: set[str],
+                      changed: pd.DataFrame | None = None) -> None:
     """Create table ``ident(aid, kind, h, first_seen, onboarding)`` on ``con``: when each
     account (``aid`` of table ``account_keys``) first used each identifier that more than
     one account used (the only ones that link), the identifier as a 64-bit hash ``h`` of
@@ -58,7 +73,7 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
     ``con`` holds the hashed application identifiers per account
     (:func:`identity.create_identity`), tables ``device_first`` and ``ip_first`` the
     logins' first uses (``batch_sql.first_use_sql``, when ``tables`` has logins);
-    ``cache``: see :func:`identity.change_identifiers`; ``has_new_values``:
+    ``changed``: the new values of changes (:func:`changed_identifiers`), when
     ``changes.new_value`` is present."""
     sources = [f"SELECT hash(account_id) AS ah, '{kind}' AS kind, id_{kind} AS value, "
                "created_at AS ts, TRUE AS onboarding FROM identity" for kind in APPLICATION_KINDS]
@@ -75,15 +90,8 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
                     "changes GROUP BY account_id, device_id",
                     "SELECT hash(account_id), 'ip', ip, min(ts), FALSE FROM changes GROUP BY "
                     "account_id, ip"]
-    if "changes" in tables and has_new_values:
-        ch = con.execute("""SELECT c.account_id, c.change_type, c.new_value, a.country, c.ts
-                            FROM changes c JOIN accounts a USING (account_id)
-                            WHERE c.new_value IS NOT NULL""").df()
-        values = change_identifiers(ch, hasher, cache)
-        keep = np.array([v is not None for v in values], bool)
-        con.register("changed_ids", pd.DataFrame({
-            "account_id": ch["account_id"][keep], "kind": [v[0] for v in values if v],
-            "value": [v[1] for v in values if v], "ts": ch["ts"][keep]}))
+    if "changes" in tables and changed is not None:
+        con.register("changed_ids", changed)
         sources.append("SELECT hash(account_id), kind, value, ts, FALSE FROM changed_ids")
     # Most identifiers belong to one account and can link nothing: rows are reduced to the
     # values more than one account used (an integer group-by), and only those are grouped
@@ -104,6 +112,8 @@ def identifier_events(con: duckdb.DuckDBPyConnection, hasher: IdentifierHasher,
             GROUP BY ALL) u
         JOIN account_keys k USING (ah)""")
     con.execute("DROP TABLE ident_rows")
+    if "changes" in tables and changed is not None:
+        con.unregister("changed_ids")
 
 
 def create_keys(con: duckdb.DuckDBPyConnection) -> None:
@@ -127,14 +137,10 @@ def duplicate_features(con: duckdb.DuckDBPyConnection, has_labels: bool) -> pd.D
     known = ("LEFT JOIN (SELECT k.aid, l.label_known_at FROM labels l JOIN account_keys k "
              "USING (account_id)) l ON l.aid = j.aid" if has_labels else "")
     known_col = "l.label_known_at < o.as_of" if has_labels else "FALSE"
-    stats = (("shared_", ""), ("fraud_shared_", " AND fraud"))
-    names = [f"{prefix}{k}" for prefix, _ in stats for k in LINK_KINDS]
-    counts = ", ".join(
-        f"coalesce(count(*) FILTER (WHERE kind = '{k}'{extra}), 0)::DOUBLE AS {prefix}{k}"
-        for prefix, extra in stats for k in LINK_KINDS)
     # One row per snapshot, kind and other account (an account sharing two devices with
-    # this one counts once), then one row per snapshot.
-    frame = con.execute(f"""
+    # this one counts once), then one row per snapshot and kind, spread into columns here
+    # (a column per kind in SQL would be an aggregate FILTERed per kind: far slower).
+    got = con.execute(f"""
         WITH own AS (
             SELECT s.snapshot_id, s.aid, s.as_of, i.kind, i.h
             FROM snapshot_keys s JOIN ident i ON i.aid = s.aid
@@ -146,11 +152,22 @@ def duplicate_features(con: duckdb.DuckDBPyConnection, has_labels: bool) -> pd.D
              AND j.aid <> o.aid AND j.first_seen < o.as_of
             {known}
             GROUP BY ALL
-        ),
-        wide AS (SELECT snapshot_id, {counts} FROM pairs GROUP BY snapshot_id)
-        SELECT s.snapshot_id, {', '.join(f'coalesce(w.{n}, 0.0) AS {n}' for n in names)}
-        FROM snapshot_keys s LEFT JOIN wide w USING (snapshot_id)""").df()
-    return frame.set_index("snapshot_id")[names].astype("float64")
+        )
+        SELECT snapshot_id, list_position({list(LINK_KINDS)}, kind) - 1 AS kind,
+               count(*) AS shared, count_if(fraud) AS fraud
+        FROM pairs WHERE kind IN ({', '.join(f"'{k}'" for k in LINK_KINDS)})
+        GROUP BY ALL""").fetchnumpy()
+    ids = con.execute("SELECT snapshot_id FROM snapshot_keys").fetchnumpy()["snapshot_id"]
+    index = pd.Index(ids, name="snapshot_id")
+    rows = index.get_indexer(got["snapshot_id"])
+    frame = {}
+    for stat, prefix in (("shared", "shared_"), ("fraud", "fraud_shared_")):
+        for k, kind in enumerate(LINK_KINDS):
+            column = np.zeros(len(index))
+            of_kind = got["kind"] == k
+            column[rows[of_kind]] = got[stat][of_kind]
+            frame[f"{prefix}{kind}"] = column
+    return pd.DataFrame(frame, index=index)
 
 
 class _Clusters:
