@@ -150,8 +150,10 @@ def _sorted_batches(path: Path, columns: Sequence[str], order_by: Sequence[str],
                     chunk_rows: int) -> Iterator[pa.RecordBatch]:
     """The file's ``columns`` sorted by ``order_by``, then file order, in batches. Events are
     loaded account by account this way, so each account's rows sit on adjacent pages of the
-    store (a row-id table keeps insertion order) and the online queries that read one
-    account's events touch a few pages instead of one per event."""
+    store (logins and changes are row-id tables, which keep insertion order; movements are
+    clustered by account and time anyway, and sorted rows fill that index in order) and the
+    online queries that read one account's events touch a few pages instead of one per
+    event."""
     con = duckdb_connection()
     names = ", ".join(f'"{name}"' for name in columns)
     keys = ", ".join([*(f'"{name}"' for name in order_by), "file_row_number"])
