@@ -331,8 +331,11 @@ def test_platform_counts_are_exact_for_any_as_of(session, engine, hasher):
 
     rng = random.Random(5)
     start = at(1)
-    for i in range(150):
-        when = start + timedelta(minutes=rng.randrange(40 * 24 * 60), seconds=rng.random())
+    burst = at(20, 13)  # a burst: 40 signups within one hour, scored from inside it too
+    whens = [start + timedelta(minutes=rng.randrange(40 * 24 * 60), seconds=rng.random())
+             for _ in range(150)] + [burst + timedelta(seconds=rng.randrange(3600))
+                                     for _ in range(40)]
+    for i, when in enumerate(whens):
         record_application(session, *_application(f"acct_{i}", when, ip=f"10.1.{i}.1"),
                            hasher=hasher)
     session.commit()
@@ -342,7 +345,9 @@ def test_platform_counts_are_exact_for_any_as_of(session, engine, hasher):
             Signup.completed_at >= lo, Signup.completed_at < hi))
 
     as_ofs = [start + timedelta(minutes=rng.randrange(45 * 24 * 60), microseconds=rng.randrange(
-        10**6)) for _ in range(25)] + [at(20), at(20, 13), at(4, 7, 30, month=2)]
+        10**6)) for _ in range(25)] + [at(20), at(20, 13), at(4, 7, 30, month=2)] + [
+        burst + timedelta(minutes=m, seconds=7) for m in (0, 1, 29, 59)] + [
+        burst + timedelta(days=1, minutes=m) for m in (0, 30)]
     for as_of in as_ofs:
         velocity = signup_velocity(session, None, None, None, as_of)
         assert velocity.platform_1d == brute(as_of - timedelta(days=1), as_of), as_of
