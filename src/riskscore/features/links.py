@@ -90,7 +90,7 @@ def identifier_events(con: duckdb.DuckDBPyConnection, tables: set[str],
                     "changes GROUP BY account_id, device_id",
                     "SELECT hash(account_id), 'ip', ip, min(ts), FALSE FROM changes GROUP BY "
                     "account_id, ip"]
-    if "changes" in tables and changed is not None:
+    if changed is not None:
         con.register("changed_ids", changed)
         sources.append("SELECT hash(account_id), kind, value, ts, FALSE FROM changed_ids")
     # Most identifiers belong to one account and can link nothing: rows are reduced to the
@@ -112,7 +112,7 @@ def identifier_events(con: duckdb.DuckDBPyConnection, tables: set[str],
             GROUP BY ALL) u
         JOIN account_keys k USING (ah)""")
     con.execute("DROP TABLE ident_rows")
-    if "changes" in tables and changed is not None:
+    if changed is not None:
         con.unregister("changed_ids")
 
 

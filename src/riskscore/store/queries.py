@@ -428,10 +428,10 @@ def signup_velocity(
     /24 (0 for a missing hash), platform-wide in ``[as_of - 1d, as_of)``, and the platform's
     daily average over the 28 days before that, ``[as_of - 29d, as_of - 1d)``, in one query.
 
-    Platform-wide counts add whole hours from the ``signup_hours`` rollup to the partial
-    hours at both ends of the window, so they are exact and cheap: the first partial hour is
-    counted, the last one is its hour's rollup less what completed after the window (in real
-    time nothing has), since counting the hour so far would read every signup of a burst.
+    Platform-wide counts are exact and cheap: the ``signup_hours`` rollup from the hour
+    after the window's start to the hour after its end, plus the signups counted before
+    that first hour, less those counted after the window's end (in real time none, where
+    counting the hour so far would read every signup of a burst).
     """
     as_of = _as_of(as_of)
     params: dict[str, Any] = {
@@ -444,16 +444,13 @@ def signup_velocity(
     return SignupVelocity(*counts, platform_daily_avg_28d=baseline / BASELINE_DAYS)
 
 
-def _window_params(name: str, start: datetime, end: datetime) -> dict[str, datetime | None]:
-    """Split ``[start, end)`` into a head ``[start, lo)``, whole hours ``[lo, hi)`` and a tail
-    ``[hi, end)``; head and tail are shorter than an hour (empty when aligned). The tail is
-    its hour ``tail_hour`` (``None`` when the tail is empty) less ``[end, tail_end)``."""
-    lo = min(_ceil_hour(start), end)
-    hi = max(floor_hour(end), lo)
-    partial = hi < end
-    return {f"{name}_start": start, f"{name}_lo": lo, f"{name}_hi": hi, f"{name}_end": end,
-            f"{name}_tail_hour": hi if partial else None,
-            f"{name}_tail_end": hi + HOUR if partial else end}
+def _window_params(name: str, start: datetime, end: datetime) -> dict[str, datetime]:
+    """Bounds that count ``[start, end)`` as ``[start, lo)`` + the rollup's hours
+    ``[lo, hi)`` - ``[end, hi)``, with ``lo`` and ``hi`` the hours after ``start`` and
+    ``end``: both exact counts span less than an hour, and ``[end, hi)`` is empty in real
+    time (nothing has completed after now)."""
+    return {f"{name}_start": start, f"{name}_lo": _ceil_hour(start),
+            f"{name}_hi": _ceil_hour(end), f"{name}_end": end}
 
 
 def _ceil_hour(value: datetime) -> datetime:
@@ -474,14 +471,12 @@ def _signups(start: str, end: str, column: Any = None) -> Any:
 
 def _platform_signups(name: str) -> Any:
     """Platform-wide signups in the window split by :func:`_window_params` under ``name``."""
-    whole_hours = select(func.coalesce(func.sum(_H.signups), 0)).where(
+    hours = select(func.coalesce(func.sum(_H.signups), 0)).where(
         _H.hour_start >= bindparam(f"{name}_lo"), _H.hour_start < bindparam(f"{name}_hi")
     ).scalar_subquery()
-    tail_hour = select(func.coalesce(func.sum(_H.signups), 0)).where(
-        _H.hour_start == bindparam(f"{name}_tail_hour")).scalar_subquery()
     head = _signups(f"{name}_start", f"{name}_lo")
-    after_end = _signups(f"{name}_end", f"{name}_tail_end")
-    return head + whole_hours + tail_hour - after_end
+    after_end = _signups(f"{name}_end", f"{name}_hi")
+    return head + hours - after_end
 
 
 _VELOCITY = _Prepared(lambda _: select(
