@@ -19,7 +19,7 @@ JOB = """
 import sys, time, pandas as pd
 from riskscore.dataset import validate_dataset
 from riskscore.features.batch import compute_features, portfolio_snapshots
-report = validate_dataset(sys.argv[1])
+report = validate_dataset(sys.argv[1], background=True)  # as the CLI: row checks beside
 snaps = portfolio_snapshots(report, pd.Timestamp('2026-01-01', tz='UTC'))
 t = time.perf_counter()
 features = compute_features(sys.argv[1], snaps, report=report,

@@ -124,12 +124,18 @@ def _dropped_named_above() -> Iterator[None]:
         yield
 
 
-def _warn_dropped(report) -> None:
-    """Print the data's warnings and name the features it cannot support."""
-    from riskscore.features.availability import describe, missing_inputs
-
+def _print_warnings(report) -> None:
     for message in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {message}")
+
+
+def _warn_dropped(report, rows_checked: bool = True) -> None:
+    """Print the data's warnings (unless its row checks still run: the caller prints them
+    after) and name the features it cannot support."""
+    from riskscore.features.availability import describe, missing_inputs
+
+    if rows_checked:
+        _print_warnings(report)
     dropped = missing_inputs(report)
     if dropped:
         console.print(f"[yellow]warning:[/yellow] {len(dropped)} features dropped, their inputs "
@@ -153,19 +159,23 @@ def features(
     )
 
     try:
-        report = validate_dataset(data)
+        report = validate_dataset(data, background=True)
     except DataContractError as exc:
         raise _invalid(exc) from exc
-    _warn_dropped(report)
+    _warn_dropped(report, rows_checked=False)
     when = pd.Timestamp(as_of, tz="UTC") if as_of else latest_event(report)
     snapshots = portfolio_snapshots(report, when)
     steps = ("application", "velocity", "links", "activity:movements", "activity:logins",
              "activity:changes")
     with _bar() as progress, _dropped_named_above():
         task = progress.add_task(f"features of {len(snapshots):,} accounts", total=len(steps))
-        frame = compute_features(data, snapshots, report=report,
-                                 progress=lambda s: progress.update(task, advance=1,
-                                                                    description=f"done {s}"))
+        try:
+            frame = compute_features(data, snapshots, report=report,
+                                     progress=lambda s: progress.update(task, advance=1,
+                                                                        description=f"done {s}"))
+        except DataContractError as exc:
+            raise _invalid(exc) from exc
+    _print_warnings(report)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     frame.to_parquet(tmp, index=False)

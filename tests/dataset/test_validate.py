@@ -137,3 +137,39 @@ def test_activity_before_signup_is_a_warning(sim_dir, tmp_path) -> None:
     assert report.warnings[0].startswith("table logins, column 'ts': ")
     assert "accounts have logins before they were created" in report.warnings[0]
     assert validate_dataset(sim_dir).warnings == []
+
+
+def _duplicate_movement(t: pa.Table) -> pa.Table:
+    ids = t["movement_id"].to_pylist()
+    return _set(t, "movement_id", pa.array([ids[1], *ids[1:]], pa.string()))
+
+
+def _unknown_account(t: pa.Table) -> pa.Table:
+    return _set(t, "account_id", pa.array(["acct_nobody"] + t["account_id"].to_pylist()[1:],
+                                          pa.string()))
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (_duplicate_movement, "table movements, column 'movement_id': 1 duplicate values"),
+    (_unknown_account, "table movements, column 'account_id': 1 rows belong to accounts not"),
+])
+def test_row_checks_in_the_background_raise_on_confirm(sim_dir, tmp_path, mutate,
+                                                        message) -> None:
+    from riskscore.features.batch import compute_features, portfolio_snapshots
+
+    root = _arrow_copy(sim_dir, tmp_path / "bad", "movements", mutate)
+    report = validate_dataset(root, background=True)  # the schema is fine: no error yet
+    with pytest.raises(DataContractError) as err:
+        report.confirm()
+    assert message in str(err.value)
+    snapshots = portfolio_snapshots(report, pd.Timestamp("2026-01-01", tz="UTC")).head(50)
+    with pytest.raises(DataContractError) as err:  # never features of data that is not valid
+        compute_features(root, snapshots)
+    assert message in str(err.value)
+
+
+def test_background_warnings_are_complete_after_confirm(sim_dir, tmp_path) -> None:
+    root = _arrow_copy(sim_dir, tmp_path / "early", "logins", lambda t: _shift(t, "ts", -4000))
+    report = validate_dataset(root, background=True).confirm()
+    assert [w.split(":")[0] for w in report.warnings] == ["table logins, column 'ts'"]
+    assert validate_dataset(sim_dir, background=True).confirm().warnings == []

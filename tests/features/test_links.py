@@ -10,7 +10,11 @@ import pytest
 
 from riskscore.features.links import (
     CLUSTER_MAX,
+    LINK_KINDS,
     component_clusters,
+    component_duplicates,
+    duplicate_features,
+    link_rows,
     replay_clusters,
     velocity_features,
     window_counts,
@@ -126,3 +130,50 @@ def test_velocity_counts_sessions_of_the_same_device_ip_and_network_before() -> 
     keys = {"g": 0, "a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6}
     pd.testing.assert_frame_equal(by_key.loc[[keys[a] for a in got.index]].reset_index(drop=True),
                                   got.reset_index(drop=True))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_duplicate_counts_by_matrix_products_equal_the_sql(seed: int) -> None:
+    """A portfolio run counts duplicates by sparse products (``component_duplicates``); the
+    general path in SQL gives the same counts, including identifiers an application used
+    exactly at the as-of time (its own count them, others' do not yet) and fraud known at
+    the as-of time (not yet)."""
+    rng = np.random.default_rng(seed)
+    n_accounts, n_rows = 200, 900
+    t0 = pd.Timestamp("2025-06-01", tz="UTC")
+    as_of = t0 + pd.Timedelta(seconds=AS_OF)
+    first = rng.integers(0, 2 * AS_OF, n_rows)
+    first[rng.random(n_rows) < 0.05] = AS_OF
+    kinds = rng.choice(LINK_KINDS, n_rows)
+    ident = pd.DataFrame({
+        "aid": rng.integers(0, n_accounts, n_rows).astype(np.int32), "kind": kinds,
+        "h": [hash((k, v)) % 2**63 for k, v in zip(kinds, rng.integers(0, 60, n_rows),
+                                                    strict=True)],
+        "first_seen": t0 + pd.to_timedelta(first, unit="s"),
+        "onboarding": rng.random(n_rows) < 0.5,
+    }).drop_duplicates(["aid", "kind", "h"])
+    ids = [f"acct_{a}" for a in range(n_accounts)]
+    known = pd.Series(t0 + pd.to_timedelta(rng.integers(0, 2 * AS_OF, n_accounts), unit="s"))
+    known[rng.random(n_accounts) < 0.7] = pd.NaT
+    known[:3] = as_of
+    snap_aid = np.concatenate([rng.permutation(n_accounts), [3, -1]])
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("ident_df", ident)
+    con.execute("CREATE TABLE ident AS SELECT aid, kind, CAST(h AS UBIGINT) AS h, first_seen, "
+                "onboarding FROM ident_df")
+    con.register("account_keys", pd.DataFrame({"account_id": ids, "aid": range(n_accounts)}))
+    con.register("labels", pd.DataFrame({"account_id": ids, "label_known_at": known}))
+    con.register("snapshot_keys", pd.DataFrame({
+        "snapshot_id": np.arange(len(snap_aid)),
+        "aid": pd.Series(snap_aid, dtype="Int64").mask(snap_aid < 0),
+        "as_of": as_of}))
+    sql = duplicate_features(con, has_labels=True).sort_index()
+    known_us = known.to_numpy("datetime64[us]").astype(np.int64).astype(float)
+    known_us[known.isna().to_numpy()] = np.nan
+    products = component_duplicates(link_rows(con), snap_aid,
+                                    int(as_of.to_datetime64().astype("datetime64[us]")
+                                        .astype(np.int64)), known_us, block=37)
+    assert sql["shared_ip"].sum() > 50 and sql.filter(like="fraud_shared_").to_numpy().sum() > 10
+    for name in sql.columns:
+        np.testing.assert_array_equal(products[name], sql[name].to_numpy(), err_msg=name)

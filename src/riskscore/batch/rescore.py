@@ -75,7 +75,7 @@ def rescore(data_dir: Path, as_of: pd.Timestamp, out_root: Path, *, engine: str 
     show("validating the data, loading the champion", 0, 1)
     with ThreadPoolExecutor(1) as pool:  # MLflow loads while DuckDB (GIL released) scans
         loading = pool.submit(Scorer.from_settings, settings) if scorer is None else None
-        report = validate_dataset(data_dir)
+        report = validate_dataset(data_dir, background=True)  # row checks: see _local
         if previous is not None:
             read_decisions(Path(previous), ["account_id"])  # fail early on a bad --previous
         else:
@@ -99,11 +99,13 @@ def rescore(data_dir: Path, as_of: pd.Timestamp, out_root: Path, *, engine: str 
         if engine == "spark" and len(snapshots):
             from riskscore.batch.spark import spark_decisions
 
+            report.confirm()
             writer.adopt(spark_decisions(data_dir, snapshots, bundle, writer, settings,
                                          show))
         else:
             _local(data_dir, snapshots, scorer, writer, report, show)
         show("change report", 0, 1)
+        report.confirm()
         current = _decisions(writer)
         change = build_report(current, _previous(previous), previous and previous.name)
         write_report(change, run_dir)
@@ -130,7 +132,8 @@ def _local(data_dir: Path, snapshots: pd.DataFrame, scorer: Scorer, writer: RunW
     """Features of the accounts of every unfinished chunk (one DuckDB pass, held in
     memory), then each chunk's decisions, written as it is done. Nothing else is kept: a
     resumed run computes the features of the chunks it still has to do, which are the
-    same values (features of an account depend on the data, not on the other snapshots)."""
+    same values (features of an account depend on the data, not on the other snapshots).
+    The data's row checks run beside the features, which wait for them before scoring."""
     manifest = writer.manifest
     total, size = manifest.n_chunks, manifest.chunk_size
     pending = [c for c in range(total) if not writer.done(c)]

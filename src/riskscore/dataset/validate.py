@@ -6,14 +6,20 @@ that is entirely null counts as absent: it carries nothing): the report says whi
 feature pipelines drop the features that need them. Checks across tables catch rows of
 unknown accounts and times that contradict each other (a label known before its account
 existed, activity before signup).
+
+The checks that read every row of the big tables (duplicate keys, rows of unknown
+accounts, times across tables) may run on a thread beside the work that reads the data
+(``validate_dataset(root, background=True)``); ``DatasetReport.confirm`` waits for them.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -57,6 +63,16 @@ class DatasetReport:
     warnings: list[str] = field(default_factory=list)
     account_hashes_distinct: bool = False
     """No two account ids share a 64-bit ``hash``: batch jobs may group by it exactly."""
+    pending: Future[None] | None = field(default=None, repr=False, compare=False)
+    """The row checks still running (``validate_dataset(background=True)``)."""
+
+    def confirm(self) -> DatasetReport:
+        """Wait for the row checks still running; raise the ``DataContractError`` they
+        found (``warnings`` is complete once this returns). What was computed from the
+        data is only valid once this returns."""
+        if self.pending is not None:
+            self.pending.result()
+        return self
 
     def has(self, table: str, column: str | None = None) -> bool:
         """Whether ``table`` (and ``column`` in it, with at least one value) is present."""
@@ -81,8 +97,13 @@ def _compatible(actual: pa.DataType, expected: pa.DataType) -> bool:
     return False
 
 
-def validate_dataset(root: Path | str) -> DatasetReport:
-    """Validate every contract table found under ``root``; raise on the first problem."""
+def validate_dataset(root: Path | str, *, background: bool = False) -> DatasetReport:
+    """Validate every contract table found under ``root``; raise on the first problem.
+
+    With ``background`` the row checks (duplicate keys other than the accounts', and the
+    checks across tables) still run when this returns, on a thread with its own DuckDB
+    connection: a job starts on the data at once, and calls ``report.confirm()`` before it
+    hands anything on."""
     root = Path(root)
     if not root.is_dir():
         raise DataContractError(f"data directory {root} does not exist")
@@ -121,15 +142,28 @@ def validate_dataset(root: Path | str) -> DatasetReport:
                 raise DataContractError(f"table {name}, column {col.name!r}: expected {col.type}"
                                         f", found {actual}{hint}")
         report.rows[name] = pq.read_metadata(path).num_rows
-        clashes = _check_values(con, name, path, present, table.required)
+        _check_values(con, name, path, present, table.required)
         if name == "accounts":
-            report.account_hashes_distinct = clashes == 0
+            report.account_hashes_distinct = _check_unique(con, name, path) == 0
         optional = [c.name for c in table.columns if not c.required and c.name in present]
         empty = _empty_columns(con, path, optional) if report.rows[name] else []
         if empty:
             report.empty_columns[name] = empty
-    _check_across_tables(con, root, report)
+    if not background:
+        _check_rows(con, report)
+        return report
+    pool = ThreadPoolExecutor(1, thread_name_prefix="validate")
+    report.pending = pool.submit(_check_rows, duckdb.connect(), report)
+    pool.shutdown(wait=False)  # the thread ends with its checks
     return report
+
+
+def _check_rows(con: duckdb.DuckDBPyConnection, report: DatasetReport) -> None:
+    """The checks that read every row: unique keys (the accounts' are checked before) and
+    the checks across tables."""
+    for name in [n for n in UNIQUE if n in report.rows and n != "accounts"]:
+        _check_unique(con, name, report.root / f"{name}.parquet")
+    _check_across_tables(con, report.root, report)
 
 
 def _empty_columns(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str]) -> list[str]:
@@ -211,9 +245,8 @@ def require_for_training(report: DatasetReport) -> None:
 
 
 def _check_values(con: duckdb.DuckDBPyConnection, name: str, path: Path, present: set[str],
-                  required: tuple[str, ...]) -> int:
-    """Raise on nulls in required columns, unknown enum values, non-positive amounts and
-    duplicate keys; return how many key values share a 64-bit hash with another."""
+                  required: tuple[str, ...]) -> None:
+    """Raise on nulls in required columns, unknown enum values and non-positive amounts."""
     src = f"read_parquet('{path}')"
     for col in required:
         nulls = con.execute(f'SELECT count(*) FROM {src} WHERE "{col}" IS NULL').fetchone()[0]
@@ -234,15 +267,22 @@ def _check_values(con: duckdb.DuckDBPyConnection, name: str, path: Path, present
         if bad:
             raise DataContractError(f"table movements, column 'amount': {bad} rows are not "
                                     "positive (amounts are positive; the type gives direction)")
-    key = UNIQUE.get(name)
-    # Distinct 64-bit hashes are cheaper to count than distinct strings (20M movement ids)
-    # and can only find more duplicates than there are: the exact count runs only then.
-    if not key:
-        return 0
-    clashes = con.execute(f'SELECT count(*) - count(DISTINCT hash("{key}")) FROM {src}'
-                          ).fetchone()[0]
+
+
+def _check_unique(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> int:
+    """Raise on duplicate values of the table's key; return how many values share a
+    64-bit hash with another. Sorting the hashes (NumPy, one core) costs far less than
+    DuckDB's distinct count of 20M movement ids and can only find more duplicates than
+    there are: the exact count runs only then."""
+    key = UNIQUE[name]
+    hashes = con.execute(f'SELECT hash("{key}") AS h FROM read_parquet(\'{path}\')'
+                         ).fetchnumpy()["h"]
+    hashes.sort()
+    clashes = int(np.count_nonzero(hashes[1:] == hashes[:-1]))
+    del hashes
     if clashes:
-        dupes = con.execute(f'SELECT count(*) - count(DISTINCT "{key}") FROM {src}').fetchone()[0]
+        dupes = con.execute(f'SELECT count(*) - count(DISTINCT "{key}") FROM '
+                            f"read_parquet('{path}')").fetchone()[0]
         if dupes:
             raise DataContractError(f"table {name}, column {key!r}: {dupes} duplicate values")
     return clashes

@@ -35,9 +35,11 @@ from riskscore.features.identity import create_identity
 from riskscore.features.links import (
     changed_identifiers,
     cluster_features,
+    component_duplicates,
     create_keys,
     duplicate_features,
     identifier_events,
+    link_rows,
     shared_links,
     velocity_features,
 )
@@ -135,9 +137,22 @@ def _positions(index: pd.Index, keys: pd.Series | np.ndarray) -> np.ndarray:
 def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
                      progress: Progress | None = None,
                      report: DatasetReport | None = None) -> pd.DataFrame:
-    """Features for each ``(account_id, as_of)`` row of ``snapshots`` (same order)."""
-    step = progress or (lambda _msg: None)
-    report = report or validate_dataset(data_dir)
+    """Features for each ``(account_id, as_of)`` row of ``snapshots`` (same order).
+
+    ``report``: the data's ``validate_dataset`` report, by default validated here with its
+    row checks in the background; the features are returned once those have passed
+    (``DatasetReport.confirm``), and a failure on bad data raises what the checks found."""
+    report = report or validate_dataset(data_dir, background=True)
+    try:
+        frame = _features(snapshots, report, progress or (lambda _msg: None))
+    except Exception:
+        report.confirm()  # bad data explains a failure better than where it surfaced
+        raise
+    report.confirm()
+    return frame
+
+
+def _features(snapshots: pd.DataFrame, report: DatasetReport, step: Progress) -> pd.DataFrame:
     settings = get_settings()
     tables = set(report.rows)
     con = connect(report)
@@ -183,9 +198,6 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
         identifier_events(con, tables, changed.result() if changed else None)
     con.execute("DROP TABLE identity")  # DuckDB's memory is for the joins to come
     has_labels = "labels" in tables
-    links = duplicate_features(con, has_labels)
-    out.put_frame(links, _positions(links.index, snaps["snapshot_id"]))
-    del links
     known_us = np.full(n_accounts, np.nan)
     if has_labels:
         found = con.execute("""SELECT k.aid, epoch_us(l.label_known_at) AS known FROM labels l
@@ -193,33 +205,48 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
                                WHERE l.label_known_at IS NOT NULL""").fetchnumpy()
         known_us[found["aid"]] = found["known"]
     as_of_us = snaps["as_of"].to_numpy("datetime64[us]").astype(np.int64)
-    for name, column in cluster_features(shared_links(con), keys, as_of_us, known_us).items():
-        out.put(name, column)
-    con.execute("DROP TABLE ident")
-    step("links")
-
-    available = available_columns(report)
-    totals = totals_for(available)
-    common = _common_as_of(con) if report.account_hashes_distinct else None
-    buckets = con.execute(flow_bucket_sql(totals, "movements.status" in available, common)
-                          ).fetchnumpy()
-    for name, column in flow_columns(buckets, len(snaps), totals).items():
-        out.put(name, column)
-    del buckets
-    earliest = f"'{snaps['as_of'].min().isoformat()}'" if len(snaps) else None
     helpers: dict[str, np.ndarray] = {}  # aggregates that only feed derived features
-    for table, sql in activity_sql(available, tables, earliest, common).items():
-        got = con.execute(sql).fetchnumpy()
-        rows = got.pop("snapshot_id").astype(np.int64)
-        for name, values in got.items():
-            column = np.full(len(snaps), np.nan)
-            column[rows] = _floats(values)
-            if name in HELPER_AGGREGATES:
-                helpers[name] = column
-            else:
+    # NumPy and SciPy work (GIL released) runs beside DuckDB's scans: the duplicate counts
+    # of a portfolio run and the flows' sums. Their columns are filled at the end.
+    with ThreadPoolExecutor(1) as beside:
+        later = []
+        if len(snaps) and (as_of_us == as_of_us[0]).all():
+            later.append(beside.submit(component_duplicates, link_rows(con), keys,
+                                       int(as_of_us[0]), known_us))
+        else:
+            links = duplicate_features(con, has_labels)
+            out.put_frame(links, _positions(links.index, snaps["snapshot_id"]))
+            del links
+        for name, column in cluster_features(shared_links(con), keys, as_of_us,
+                                             known_us).items():
+            out.put(name, column)
+        con.execute("DROP TABLE ident")
+        step("links")
+
+        available = available_columns(report)
+        totals = totals_for(available)
+        common = _common_as_of(con) if report.account_hashes_distinct else None
+        buckets = con.execute(flow_bucket_sql(totals, "movements.status" in available,
+                                              common)).fetchnumpy()
+        later.append(beside.submit(flow_columns, buckets, len(snaps), totals))
+        del buckets
+        earliest = f"'{snaps['as_of'].min().isoformat()}'" if len(snaps) else None
+        for table, sql in activity_sql(available, tables, earliest, common).items():
+            got = con.execute(sql).fetchnumpy()
+            rows = got.pop("snapshot_id").astype(np.int64)
+            for name, values in got.items():
+                column = np.full(len(snaps), np.nan)
+                column[rows] = _floats(values)
+                if name in HELPER_AGGREGATES:
+                    helpers[name] = column
+                else:
+                    out.put(name, column)
+            del got
+            step(f"activity:{table}")
+        for future in later:
+            for name, column in future.result().items():
                 out.put(name, column)
-        del got
-        step(f"activity:{table}")
+        del later
     columns = {**{n: out.column(n) for n in out.filled}, **helpers}
     age = (as_of_us - _floats(created_us)) / 86_400e6
     columns["as_of_epoch"] = (snaps["as_of"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds() \

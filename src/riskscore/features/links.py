@@ -135,27 +135,28 @@ def duplicate_features(con: duckdb.DuckDBPyConnection, has_labels: bool) -> pd.D
     ``snapshot_id`` (tables ``snapshot_keys``, ``ident``, ``account_keys`` and optionally
     ``labels`` on ``con``)."""
     known = ("LEFT JOIN (SELECT k.aid, l.label_known_at FROM labels l JOIN account_keys k "
-             "USING (account_id)) l ON l.aid = j.aid" if has_labels else "")
-    known_col = "l.label_known_at < o.as_of" if has_labels else "FALSE"
+             "USING (account_id)) l USING (aid)" if has_labels else "")
+    known_at = "l.label_known_at" if has_labels else "NULL::TIMESTAMPTZ"
     # One row per snapshot, kind and other account (an account sharing two devices with
     # this one counts once), then one row per snapshot and kind, spread into columns here
-    # (a column per kind in SQL would be an aggregate FILTERed per kind: far slower).
+    # (a column per kind in SQL would be an aggregate FILTERed per kind: far slower). The
+    # value hash ``h`` includes the kind, so the join is on it alone; the other account's
+    # fraud discovery is joined to its identifiers before the pairs are formed.
     got = con.execute(f"""
-        WITH own AS (
-            SELECT s.snapshot_id, s.aid, s.as_of, i.kind, i.h
+        WITH other AS (
+            SELECT i.aid, i.h, i.first_seen, {known_at} AS known_at,
+                   CAST(list_position({list(LINK_KINDS)}, i.kind) - 1 AS TINYINT) AS kind
+            FROM ident i {known}
+            WHERE i.kind IN ({', '.join(f"'{k}'" for k in LINK_KINDS)})
+        ),
+        own AS (
+            SELECT s.snapshot_id, s.aid, s.as_of, i.h
             FROM snapshot_keys s JOIN ident i ON i.aid = s.aid
              AND (i.first_seen < s.as_of OR (i.onboarding AND i.first_seen <= s.as_of))
-        ),
-        pairs AS (
-            SELECT o.snapshot_id, o.kind, j.aid, bool_or({known_col}) AS fraud
-            FROM own o JOIN ident j ON j.h = o.h AND j.kind = o.kind
-             AND j.aid <> o.aid AND j.first_seen < o.as_of
-            {known}
-            GROUP BY ALL
         )
-        SELECT snapshot_id, list_position({list(LINK_KINDS)}, kind) - 1 AS kind,
-               count(*) AS shared, count_if(fraud) AS fraud
-        FROM pairs WHERE kind IN ({', '.join(f"'{k}'" for k in LINK_KINDS)})
+        SELECT o.snapshot_id, j.kind, count(DISTINCT j.aid) AS shared,
+               count(DISTINCT CASE WHEN j.known_at < o.as_of THEN j.aid END) AS fraud
+        FROM own o JOIN other j ON j.h = o.h AND j.aid <> o.aid AND j.first_seen < o.as_of
         GROUP BY ALL""").fetchnumpy()
     ids = con.execute("SELECT snapshot_id FROM snapshot_keys").fetchnumpy()["snapshot_id"]
     index = pd.Index(ids, name="snapshot_id")
@@ -168,6 +169,67 @@ def duplicate_features(con: duckdb.DuckDBPyConnection, has_labels: bool) -> pd.D
             column[rows[of_kind]] = got[stat][of_kind]
             frame[f"{prefix}{kind}"] = column
     return pd.DataFrame(frame, index=index)
+
+
+def link_rows(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
+    """Table ``ident`` as arrays: ``aid``, ``kind`` (position in ``LINK_KINDS``), ``h``,
+    ``first_us`` (epoch microseconds) and ``onboarding``."""
+    got = con.execute(f"""
+        SELECT aid, CAST(list_position({list(LINK_KINDS)}, kind) - 1 AS TINYINT) AS kind, h,
+               epoch_us(first_seen) AS first_us, onboarding
+        FROM ident WHERE kind IN ({', '.join(f"'{k}'" for k in LINK_KINDS)})""").fetchnumpy()
+    return {"aid": got["aid"].astype(np.int64), "kind": got["kind"].astype(np.int8),
+            "h": got["h"].astype(np.uint64), "first_us": got["first_us"].astype(np.int64),
+            "onboarding": got["onboarding"].astype(bool)}
+
+
+def component_duplicates(links: dict[str, np.ndarray], snap_aid: np.ndarray, as_of_us: int,
+                         known_us: np.ndarray, block: int = 250_000) -> dict[str, np.ndarray]:
+    """:func:`duplicate_features` when every snapshot has the same as-of time, as NumPy
+    columns in snapshot order (``links``: :func:`link_rows`; ``snap_aid``, ``known_us``: as
+    for :func:`cluster_features`). Per kind, the accounts sharing an identifier with an
+    account are the non-zeros of its row of ``own @ others.T``, the product of two
+    account-by-identifier incidence matrices: its own identifiers (first used before the
+    as-of time, or at it by its application) and everyone's first used before it. The
+    account itself is such a non-zero when an identifier of its own counts as others'.
+    SciPy runs the products without the GIL, beside DuckDB; rows go in blocks of ``block``
+    accounts to bound their memory."""
+    from scipy import sparse
+
+    n_accounts = len(known_us)
+    with np.errstate(invalid="ignore"):
+        fraud = known_us < as_of_us  # NaN: never known
+    first, aid = links["first_us"], links["aid"]
+    others = first < as_of_us
+    own = others | (links["onboarding"] & (first <= as_of_us))
+    known = snap_aid >= 0
+    at = np.where(known, snap_aid, 0)
+    out: dict[str, np.ndarray] = {}
+    for k, kind in enumerate(LINK_KINDS):
+        of_kind = links["kind"] == k
+        _, value = np.unique(links["h"][of_kind], return_inverse=True)
+        n_values = int(value.max()) + 1 if len(value) else 0
+
+        def incidence(rows: np.ndarray, kind_rows: np.ndarray = of_kind,
+                      value: np.ndarray = value, n_values: int = n_values) -> sparse.csr_matrix:
+            picked = rows[kind_rows]
+            return sparse.csr_matrix((np.ones(int(picked.sum()), np.int32),
+                                      (aid[kind_rows][picked], value[picked])),
+                                     shape=(n_accounts, n_values))
+
+        mine, theirs = incidence(own), incidence(others)
+        theirs_fraud = incidence(others & fraud[aid])
+        shared, frauds = np.zeros(n_accounts), np.zeros(n_accounts)
+        for start in range(0, n_accounts, block):
+            rows = mine[start:start + block]
+            shared[start:start + block] = np.diff((rows @ theirs.T).indptr)
+            frauds[start:start + block] = np.diff((rows @ theirs_fraud.T).indptr)
+        itself = np.bincount(aid[of_kind & others], minlength=n_accounts) > 0
+        shared -= itself
+        frauds -= itself & fraud
+        out[f"shared_{kind}"] = np.where(known, shared[at], 0.0)
+        out[f"fraud_shared_{kind}"] = np.where(known, frauds[at], 0.0)
+    return out
 
 
 class _Clusters:
