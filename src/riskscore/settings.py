@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     stripe_timeout_seconds: float = Field(
         20.0, gt=0, description="Timeout of one HTTP request to the Stripe API."
     )
+    application_workers: int = Field(
+        2, ge=1, description="Processes computing the onboarding features of applications new "
+        "to a batch run's cache (Python: phone parsing and fuzzy matching, ~0.2 ms each; "
+        "the first run over a million accounts computes them all).")
     rescore_chunk_size: int = Field(
         100_000, ge=1, description="Accounts per chunk of a batch rescore (bounds memory of "
                                   "scoring; one output file and resume point each).")

@@ -96,3 +96,20 @@ def test_change_identifiers_cache_phone_hashes_without_raw_values(tmp_path, monk
         (_ for _ in ()).throw(AssertionError("parsed again")) if kind == "phone"
         else hasher.hash(kind, *parts)))
     assert change_identifiers(changes, fresh, cache) == want  # phones come from the cache
+
+
+def test_many_applications_on_worker_processes_equal_one_process(sim_dir, monkeypatch) -> None:
+    """A first run computes every application: on worker processes (in chunks) the table
+    is the one a single process computes, in the same order, hashed with the same key."""
+    from riskscore.features import identity
+
+    accounts = pd.read_parquet(sim_dir / "accounts.parquet").head(600)
+    sessions = pd.read_parquet(sim_dir / "signup_sessions.parquet")
+    sessions = sessions[sessions.account_id.isin(accounts.account_id)].iloc[::-1]
+    hasher = IdentifierHasher(b"another key")
+    alone = identity._compute(accounts, sessions, hasher, workers=1)
+    monkeypatch.setattr(identity, "PARALLEL_MIN_ROWS", 100)
+    pooled = identity._compute(accounts, sessions, hasher, workers=2)
+    pd.testing.assert_frame_equal(pooled, alone)
+    assert pooled.id_email.iloc[0] == hasher.hash("email", accounts.email.iloc[0])
+    assert alone.phone_valid.sum() > 100

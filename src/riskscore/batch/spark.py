@@ -63,7 +63,8 @@ def partition_decider(data_dir: str, bundle: str, explain: str, previous: str | 
             return
         snapshots = pd.concat(frames, ignore_index=True)
         snapshots = snapshots.sort_values("row")[["account_id", "as_of"]]
-        features = compute_features(data_dir, snapshots)
+        features = compute_features(data_dir, snapshots,  # Spark runs partitions in parallel
+                                    application_workers=1)
         scorer = bundle_scorer(bundle)
         scorer.settings = scorer.settings.model_copy(update={"rescore_explain": explain})
         kept = None

@@ -136,15 +136,19 @@ def _positions(index: pd.Index, keys: pd.Series | np.ndarray) -> np.ndarray:
 
 def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
                      progress: Progress | None = None,
-                     report: DatasetReport | None = None) -> pd.DataFrame:
+                     report: DatasetReport | None = None,
+                     application_workers: int | None = None) -> pd.DataFrame:
     """Features for each ``(account_id, as_of)`` row of ``snapshots`` (same order).
 
     ``report``: the data's ``validate_dataset`` report, by default validated here with its
     row checks in the background; the features are returned once those have passed
-    (``DatasetReport.confirm``), and a failure on bad data raises what the checks found."""
+    (``DatasetReport.confirm``), and a failure on bad data raises what the checks found.
+    ``application_workers``: processes for applications new to the cache (default
+    ``settings.application_workers``)."""
     report = report or validate_dataset(data_dir, background=True)
+    workers = application_workers or get_settings().application_workers
     try:
-        frame = _features(snapshots, report, progress or (lambda _msg: None))
+        frame = _features(snapshots, report, progress or (lambda _msg: None), workers)
     except Exception:
         report.confirm()  # bad data explains a failure better than where it surfaced
         raise
@@ -152,7 +156,8 @@ def compute_features(data_dir: Path | str, snapshots: pd.DataFrame,
     return frame
 
 
-def _features(snapshots: pd.DataFrame, report: DatasetReport, step: Progress) -> pd.DataFrame:
+def _features(snapshots: pd.DataFrame, report: DatasetReport, step: Progress,
+              workers: int) -> pd.DataFrame:
     settings = get_settings()
     tables = set(report.rows)
     con = connect(report)
@@ -165,7 +170,7 @@ def _features(snapshots: pd.DataFrame, report: DatasetReport, step: Progress) ->
     has_sessions = "signup_sessions" in tables
     hasher = IdentifierHasher.from_settings(settings)
     create_identity(con, hasher, settings.home / "cache" / "application_features.parquet",
-                    has_sessions)
+                    has_sessions, workers)
     step("application")
     app_cols = list(APPLICATION_FEATURES)
     if not has_sessions:  # dropped below with the other features lacking inputs

@@ -49,11 +49,16 @@ class IdentifierHasher:
     of ``cache_size`` entries each (bounded memory; hot values such as shared devices stay)."""
 
     def __init__(self, key: bytes, cache_size: int = 1 << 16) -> None:
-        self._key = key
+        self._key, self._cache_size = key, cache_size
         self._cached: dict[str, Callable[..., str | None]] = {
             kind: lru_cache(maxsize=cache_size)(partial(self._compute, kind))
             for kind in NORMALISERS
         }
+
+    def __reduce__(self) -> tuple[type[IdentifierHasher], tuple[bytes, int]]:
+        """Pickled as its key and cache size (caches start empty): a batch job's worker
+        processes hash with the job's key."""
+        return IdentifierHasher, (self._key, self._cache_size)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> IdentifierHasher:
