@@ -151,3 +151,22 @@ def test_changed_mode_keeps_the_model_reasons_of_unchanged_holds(clean_run, sim_
                                changed.manifest.previous)
     (partition,) = decide(iter([snapshots.iloc[:120], snapshots.iloc[120:]]))
     pd.testing.assert_frame_equal(partition, sample.reset_index(drop=True))
+
+
+def test_a_champion_that_fails_to_load_stops_the_features_computed_meanwhile(
+        sim_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """A first run computes features while the champion loads; a failed load is raised at
+    the next feature stage, and nothing is written."""
+    from riskscore.training.registry import RegistryError
+
+    stages: list[str] = []
+
+    def no_champion(settings):
+        raise RegistryError("no model has the alias 'champion'")
+
+    monkeypatch.setattr(rescore_module.Scorer, "from_settings", staticmethod(no_champion))
+    with pytest.raises(RegistryError, match="champion"):
+        rescore(sim_dir, pd.Timestamp("2025-11-01", tz="UTC"), tmp_path,
+                progress=lambda label, done, total: stages.append(label))
+    assert [s for s in stages if s.startswith("features: ")] == []
+    assert not any(tmp_path.iterdir())

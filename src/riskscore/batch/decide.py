@@ -89,7 +89,8 @@ def plain_approvals(policy: Policy, values: pd.DataFrame, probability: np.ndarra
 
 
 def decision_frame(scorer: Scorer, features: pd.DataFrame, *,
-                   previous: pd.DataFrame | None = None) -> pd.DataFrame:
+                   previous: pd.DataFrame | None = None,
+                   threads: int | None = None) -> pd.DataFrame:
     """Decide on each row of ``features`` (``account_id``, ``as_of`` and feature columns).
 
     Every row's action, delay, score and risk level are what ``Scorer.decide`` gives it
@@ -100,7 +101,7 @@ def decision_frame(scorer: Scorer, features: pd.DataFrame, *,
     that a row whose action and delay are those of its ``previous`` decision (same model
     and policy version; :data:`PREVIOUS_COLUMNS`, indexed by account id) keeps that
     decision's model reasons.
-    Scores and TreeSHAP use ``settings.model_threads`` threads.
+    Scores and TreeSHAP use ``threads`` threads (default ``settings.model_threads``).
     """
     if features.empty:
         return DECISION_SCHEMA.empty_table().to_pandas()
@@ -109,7 +110,8 @@ def decision_frame(scorer: Scorer, features: pd.DataFrame, *,
         raise ValueError("a rescore decides on one as-of at a time")
     ids = features["account_id"].astype(str).tolist()
     n, model, policy = len(ids), scorer.model, scorer.policy
-    threads, mode = scorer.settings.model_threads, scorer.settings.rescore_explain
+    threads = threads or scorer.settings.model_threads
+    mode = scorer.settings.rescore_explain
     column = frame_column(features)
     prob = np.full(n, np.nan)
     x = np.empty((n, 0))

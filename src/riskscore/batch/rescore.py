@@ -11,7 +11,7 @@ the same layout.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from riskscore.batch.output import (
     complete_runs,
     data_fingerprint,
     read_decisions,
+    read_manifest,
     run_name,
 )
 from riskscore.batch.report import COLUMNS, ChangeReport, build_report, write_report
@@ -73,6 +74,7 @@ def rescore(data_dir: Path, as_of: pd.Timestamp, out_root: Path, *, engine: str 
     as_of = as_of.tz_convert("UTC") if as_of.tzinfo else as_of.tz_localize("UTC")
     show = progress or (lambda _label, _done, _total: None)
     show("validating the data, loading the champion", 0, 1)
+    run_dir = Path(out_root) / run_name(as_of)
     with ThreadPoolExecutor(1) as pool:  # MLflow loads while DuckDB (GIL released) scans
         loading = pool.submit(Scorer.from_settings, settings) if scorer is None else None
         report = validate_dataset(data_dir, background=True)  # row checks: see _local
@@ -82,10 +84,16 @@ def rescore(data_dir: Path, as_of: pd.Timestamp, out_root: Path, *, engine: str 
             previous = previous_run(Path(out_root), as_of)
         show("listing the accounts", 0, 1)
         snapshots = portfolio_snapshots(report, as_of)
+        # A first run of this as-of time decides every account, whatever the champion:
+        # its features are computed while the champion loads (a run to resume or redo
+        # waits for the champion, which says what is left). A failed load stops them at
+        # the next stage.
+        early = _features(data_dir, snapshots, report, _failing_with(loading, show)) \
+            if engine == "local" and len(snapshots) and read_manifest(run_dir) is None \
+            else None
         scorer = scorer or loading.result()
     if scorer.model is None:
         raise ValueError("no model to rescore with")
-    run_dir = Path(out_root) / run_name(as_of)
     explain = scorer.settings.rescore_explain
     kept = previous if explain == "changed" else None
     writer = RunWriter(run_dir, Manifest(
@@ -103,7 +111,8 @@ def rescore(data_dir: Path, as_of: pd.Timestamp, out_root: Path, *, engine: str 
             writer.adopt(spark_decisions(data_dir, snapshots, bundle, writer, settings,
                                          show))
         else:
-            _local(data_dir, snapshots, scorer, writer, report, show)
+            _local(data_dir, snapshots, scorer, writer, report, show, early)
+        del early
         show("change report", 0, 1)
         report.confirm()
         current = _decisions(writer)
@@ -127,13 +136,39 @@ def _decisions(writer: RunWriter) -> pd.DataFrame:
                              for c in chunks]).to_pandas()
 
 
+def _failing_with(loading: Future[Scorer] | None, show: Progress) -> Progress:
+    """``show``, raising the error of ``loading`` once it has failed."""
+    def progress(label: str, done: int, total: int) -> None:
+        if loading is not None and loading.done() and loading.exception() is not None:
+            raise loading.exception()
+        show(label, done, total)
+
+    return progress
+
+
+FEATURE_STAGES = ("application", "velocity", "links", "activity:movements",
+                  "activity:logins", "activity:changes")
+
+
+def _features(data_dir: Path, snapshots: pd.DataFrame, report: DatasetReport,
+              show: Progress) -> pd.DataFrame:
+    """Batch features of ``snapshots``, with a progress step per stage."""
+    done = iter(range(1, len(FEATURE_STAGES) + 1))
+    show("features", 0, len(FEATURE_STAGES))
+    return compute_features(data_dir, snapshots, report=report,
+                            progress=lambda s: show(f"features: {s}", next(done, 0),
+                                                    len(FEATURE_STAGES)))
+
+
 def _local(data_dir: Path, snapshots: pd.DataFrame, scorer: Scorer, writer: RunWriter,
-           report: DatasetReport, show: Progress) -> None:
+           report: DatasetReport, show: Progress, features: pd.DataFrame | None = None
+           ) -> None:
     """Features of the accounts of every unfinished chunk (one DuckDB pass, held in
-    memory), then each chunk's decisions, written as it is done. Nothing else is kept: a
-    resumed run computes the features of the chunks it still has to do, which are the
-    same values (features of an account depend on the data, not on the other snapshots).
-    The data's row checks run beside the features, which wait for them before scoring."""
+    memory; ``features``: those of every snapshot, computed already), then each chunk's
+    decisions, written as it is done. Nothing else is kept: a resumed run computes the
+    features of the chunks it still has to do, which are the same values (features of an
+    account depend on the data, not on the other snapshots). The data's row checks run
+    beside the features, which wait for them before scoring."""
     manifest = writer.manifest
     total, size = manifest.n_chunks, manifest.chunk_size
     pending = [c for c in range(total) if not writer.done(c)]
@@ -143,20 +178,24 @@ def _local(data_dir: Path, snapshots: pd.DataFrame, scorer: Scorer, writer: RunW
         writer.write_chunk(0, decision_frame(scorer, snapshots))
         return
     bounds = [(c, c * size, min((c + 1) * size, manifest.n_accounts)) for c in pending]
-    todo = snapshots.iloc[np.concatenate([np.arange(a, b) for _, a, b in bounds])]
-    stages = ("application", "velocity", "links", "activity:movements", "activity:logins",
-              "activity:changes")
-    done = iter(range(1, len(stages) + 1))
-    show("features", 0, len(stages))
-    frame = compute_features(data_dir, todo, report=report,
-                             progress=lambda s: show(f"features: {s}", next(done, 0),
-                                                     len(stages)))
+    if features is not None and len(pending) == total:
+        frame = features
+    else:
+        todo = snapshots.iloc[np.concatenate([np.arange(a, b) for _, a, b in bounds])]
+        frame = _features(data_dir, todo, report, show)
     show("scoring", total - len(pending), total)
     kept = read_decisions(Path(manifest.previous), PREVIOUS_COLUMNS).set_index(
         "account_id") if manifest.previous else None
-    start = 0
-    for chunk, a, b in bounds:
-        writer.write_chunk(chunk, decision_frame(scorer, frame.iloc[start:start + b - a],
-                                                 previous=kept))
-        start += b - a
-        show("scoring", len(manifest.chunks), total)
+    starts = np.cumsum([0] + [b - a for _, a, b in bounds])
+    # One lane per model thread, each deciding a chunk on one thread: a lane's Python work
+    # (reasons, ids, rows) runs while another is in LightGBM (GIL released), and the
+    # cores never hold more LightGBM threads than there are (oversubscribed OpenMP threads
+    # spin). Chunks are written in order as they are done.
+    lanes = scorer.settings.model_threads
+    with ThreadPoolExecutor(lanes) as pool:
+        decided = pool.map(lambda i: decision_frame(
+            scorer, frame.iloc[starts[i]:starts[i + 1]], previous=kept,
+            threads=1 if lanes > 1 else None), range(len(bounds)))
+        for (chunk, _, _), decisions in zip(bounds, decided, strict=True):
+            writer.write_chunk(chunk, decisions)
+            show("scoring", len(manifest.chunks), total)

@@ -213,7 +213,7 @@ def _features(snapshots: pd.DataFrame, report: DatasetReport, step: Progress,
     helpers: dict[str, np.ndarray] = {}  # aggregates that only feed derived features
     # NumPy and SciPy work (GIL released) runs beside DuckDB's scans: the duplicate counts
     # of a portfolio run and the flows' sums. Their columns are filled at the end.
-    with ThreadPoolExecutor(1) as beside:
+    with ThreadPoolExecutor(2) as beside:
         later = []
         if len(snaps) and (as_of_us == as_of_us[0]).all():
             later.append(beside.submit(component_duplicates, link_rows(con), keys,
