@@ -55,15 +55,16 @@ def build_report(current: pd.DataFrame, previous: pd.DataFrame | None,
     # One decision per account on each side (pandas' own merge validation costs more).
     if not (current["account_id"].is_unique and before["account_id"].is_unique):
         raise ValueError("a run holds one decision per account")
-    merged = current[COLUMNS].merge(before, on="account_id", how="left")
-    new = merged["previous_action"].isna()
+    merged = current[COLUMNS].merge(before, on="account_id", how="left")  # current's order
     prev_action = merged["previous_action"].fillna(Action.APPROVE.value)
     prev_delay = merged["previous_delay_days"].fillna(0).astype(int)
-    changed = (merged["action"] != prev_action) | (merged["delay_days"] != prev_delay)
-    step = np.sign(_severity(merged["action"]) - _severity(prev_action))
-    kind = np.select([new, step > 0, step < 0], ["new", "escalated", "relaxed"],
-                     "delay_changed")
-    changes = merged.assign(change=kind)[changed].sort_values(
+    changed = ((merged["action"] != prev_action) | (merged["delay_days"] != prev_delay)
+               ).to_numpy()
+    moved = merged[changed]  # the few changed rows from here on (a million unchanged)
+    step = np.sign(_severity(moved["action"]) - _severity(prev_action[changed]))
+    kind = np.select([moved["previous_action"].isna(), step > 0, step < 0],
+                     ["new", "escalated", "relaxed"], "delay_changed")
+    changes = moved.assign(change=kind).sort_values(
         ["score", "account_id"], ascending=[False, True], na_position="last")
     changes = changes.assign(reason_codes=changes["reason_codes"].map(";".join))[
         ["account_id", "change", "previous_action", "action", "previous_delay_days",
@@ -84,8 +85,7 @@ def build_report(current: pd.DataFrame, previous: pd.DataFrame | None,
         "accounts": _reason_counts(current),
         "previous": _reason_counts(previous) if previous is not None else pd.Series(
             dtype=int),
-        "changed_accounts": _reason_counts(current[current["account_id"].isin(
-            changes["account_id"])]),
+        "changed_accounts": _reason_counts(moved),
     }).fillna(0).astype(int)
     by_reason = reasons.rename_axis("reason_code").reset_index().sort_values(
         ["accounts", "reason_code"], ascending=[False, True]).reset_index(drop=True)
