@@ -79,3 +79,28 @@ def test_from_settings_uses_the_settings_key():
     assert IdentifierHasher.from_settings(settings).hash("device", "d") == keyed_hash(
         "device", "d", b"k-123"
     )
+
+
+def test_a_dropped_hasher_frees_its_caches_at_once() -> None:
+    """Batch jobs fill the per-kind caches with ~10^5 entries: they go with the hasher by
+    reference counting, not at some later collection (or at exit). Pickled, a hasher
+    keeps its key (worker processes hash alike) and starts with empty caches."""
+    import gc
+    import pickle
+    import weakref
+
+    from riskscore.store.hashing import IdentifierHasher
+
+    hasher = IdentifierHasher(b"k")
+    assert hasher.hash("email", "A@x.com") is not None
+    copy = pickle.loads(pickle.dumps(hasher))
+    assert copy.hash("email", "a@x.com") == hasher.hash("email", "A@x.com")
+    gone = weakref.ref(hasher)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del hasher
+        assert gone() is None
+    finally:
+        if enabled:
+            gc.enable()

@@ -44,14 +44,22 @@ CHANGE_KINDS: dict[str, str] = {"bank_account": "bank_account", "email": "email"
 """Identifier kind of a change's ``new_value``, by ``change_type`` (password has none)."""
 
 
+def _hash_value(key: bytes, kind: str, *parts: str | None) -> str | None:
+    value = NORMALISERS[kind](*parts)
+    return None if value is None else keyed_hash(kind, value, key)
+
+
 class IdentifierHasher:
     """Turns raw identifier parts into ``(kind, hash)`` with one key and per-kind LRU caches
     of ``cache_size`` entries each (bounded memory; hot values such as shared devices stay)."""
 
     def __init__(self, key: bytes, cache_size: int = 1 << 16) -> None:
         self._key, self._cache_size = key, cache_size
+        # The cached functions hold the key, not the hasher: no reference cycle, so a
+        # hasher and its caches are freed as soon as it is dropped (a batch job's caches
+        # hold ~10^5 entries; left to the cyclic collector, they outlive the job).
         self._cached: dict[str, Callable[..., str | None]] = {
-            kind: lru_cache(maxsize=cache_size)(partial(self._compute, kind))
+            kind: lru_cache(maxsize=cache_size)(partial(_hash_value, key, kind))
             for kind in NORMALISERS
         }
 
@@ -64,10 +72,6 @@ class IdentifierHasher:
     def from_settings(cls, settings: Settings | None = None) -> IdentifierHasher:
         settings = settings or get_settings()
         return cls(settings.hash_key.get_secret_value().encode())
-
-    def _compute(self, kind: str, *parts: str | None) -> str | None:
-        value = NORMALISERS[kind](*parts)
-        return None if value is None else keyed_hash(kind, value, self._key)
 
     def hash(self, kind: str, *parts: str | None) -> str | None:
         """Hash of one value of ``kind`` from its raw parts (see :data:`NORMALISERS`);
