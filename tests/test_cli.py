@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 def _run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
@@ -42,6 +44,22 @@ def test_bad_data_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in done.stdout + done.stderr
     bad = _run("simulate", "--accounts", "5", "--out", str(data), home=tmp_path)
     assert bad.returncode == 2 and "--accounts" in bad.stdout + bad.stderr
+
+
+def test_rows_the_background_checks_reject_end_the_features_command(tmp_path: Path) -> None:
+    """``riskscore features`` starts while the data's row checks still run; a duplicate
+    movement id found by them ends it with the named error, and no output file."""
+    data = tmp_path / "data"
+    _run("simulate", "--accounts", "300", "--days", "60", "--out", str(data), home=tmp_path)
+    movements = pq.read_table(data / "movements.parquet")
+    pq.write_table(pa.concat_tables([movements, movements.slice(0, 1)]),
+                   data / "movements.parquet")
+    out = tmp_path / "features.parquet"
+    done = _run("features", "--data", str(data), "--out", str(out), home=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "table movements, column 'movement_id': 1 duplicate values" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not out.exists()
 
 
 def test_simulate_start_places_the_history(tmp_path: Path) -> None:
