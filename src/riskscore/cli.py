@@ -153,6 +153,7 @@ def features(
     import os
 
     from riskscore.features.batch import (
+        STAGES,
         compute_features,
         latest_event,
         portfolio_snapshots,
@@ -165,10 +166,8 @@ def features(
     _warn_dropped(report, rows_checked=False)
     when = pd.Timestamp(as_of, tz="UTC") if as_of else latest_event(report)
     snapshots = portfolio_snapshots(report, when)
-    steps = ("application", "velocity", "links", "activity:movements", "activity:logins",
-             "activity:changes")
     with _bar() as progress, _dropped_named_above():
-        task = progress.add_task(f"features of {len(snapshots):,} accounts", total=len(steps))
+        task = progress.add_task(f"features of {len(snapshots):,} accounts", total=len(STAGES))
         try:
             frame = compute_features(data, snapshots, report=report,
                                      progress=lambda s: progress.update(task, advance=1,

@@ -32,7 +32,7 @@ from riskscore.batch.output import (
 )
 from riskscore.batch.report import COLUMNS, ChangeReport, build_report, write_report
 from riskscore.dataset import DatasetReport, validate_dataset
-from riskscore.features.batch import compute_features, portfolio_snapshots
+from riskscore.features.batch import STAGES, compute_features, portfolio_snapshots
 from riskscore.scoring import Scorer
 from riskscore.settings import Settings, get_settings
 
@@ -146,18 +146,14 @@ def _failing_with(loading: Future[Scorer] | None, show: Progress) -> Progress:
     return progress
 
 
-FEATURE_STAGES = ("application", "velocity", "links", "activity:movements",
-                  "activity:logins", "activity:changes")
-
-
 def _features(data_dir: Path, snapshots: pd.DataFrame, report: DatasetReport,
               show: Progress) -> pd.DataFrame:
     """Batch features of ``snapshots``, with a progress step per stage."""
-    done = iter(range(1, len(FEATURE_STAGES) + 1))
-    show("features", 0, len(FEATURE_STAGES))
+    done = iter(range(1, len(STAGES) + 1))
+    show("features", 0, len(STAGES))
     return compute_features(data_dir, snapshots, report=report,
                             progress=lambda s: show(f"features: {s}", next(done, 0),
-                                                    len(FEATURE_STAGES)))
+                                                    len(STAGES)))
 
 
 def _local(data_dir: Path, snapshots: pd.DataFrame, scorer: Scorer, writer: RunWriter,

@@ -49,6 +49,10 @@ from riskscore.store.hashing import IdentifierHasher
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
+STAGES: tuple[str, ...] = ("application", "velocity", "links", "activity:movements",
+                           "activity:logins", "activity:changes")
+"""The stages ``compute_features`` reports as it finishes them (the movement side passes
+report too, as ``activity:movements:<side>``)."""
 
 
 class DroppedFeaturesWarning(UserWarning):

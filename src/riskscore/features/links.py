@@ -10,6 +10,7 @@ became known. The store answers the same questions for one account online.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -183,6 +184,15 @@ def link_rows(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
             "onboarding": got["onboarding"].astype(bool)}
 
 
+def _incidence(accounts: np.ndarray, values: np.ndarray, picked: np.ndarray,
+               shape: tuple[int, int]) -> Any:
+    """The 0/1 account-by-value matrix (SciPy CSR) of the ``picked`` rows."""
+    from scipy import sparse
+
+    return sparse.csr_matrix((np.ones(int(picked.sum()), np.int32),
+                              (accounts[picked], values[picked])), shape=shape)
+
+
 def component_duplicates(links: dict[str, np.ndarray], snap_aid: np.ndarray, as_of_us: int,
                          known_us: np.ndarray, block: int = 250_000) -> dict[str, np.ndarray]:
     """:func:`duplicate_features` when every snapshot has the same as-of time, as NumPy
@@ -194,8 +204,6 @@ def component_duplicates(links: dict[str, np.ndarray], snap_aid: np.ndarray, as_
     account itself is such a non-zero when an identifier of its own counts as others'.
     SciPy runs the products without the GIL, beside DuckDB; rows go in blocks of ``block``
     accounts to bound their memory."""
-    from scipy import sparse
-
     n_accounts = len(known_us)
     with np.errstate(invalid="ignore"):
         fraud = known_us < as_of_us  # NaN: never known
@@ -207,23 +215,19 @@ def component_duplicates(links: dict[str, np.ndarray], snap_aid: np.ndarray, as_
     out: dict[str, np.ndarray] = {}
     for k, kind in enumerate(LINK_KINDS):
         of_kind = links["kind"] == k
+        kind_aid = aid[of_kind]
         _, value = np.unique(links["h"][of_kind], return_inverse=True)
-        n_values = int(value.max()) + 1 if len(value) else 0
-
-        def incidence(rows: np.ndarray, kind_rows: np.ndarray = of_kind,
-                      value: np.ndarray = value, n_values: int = n_values) -> sparse.csr_matrix:
-            picked = rows[kind_rows]
-            return sparse.csr_matrix((np.ones(int(picked.sum()), np.int32),
-                                      (aid[kind_rows][picked], value[picked])),
-                                     shape=(n_accounts, n_values))
-
-        mine, theirs = incidence(own), incidence(others)
-        theirs_fraud = incidence(others & fraud[aid])
+        shape = (n_accounts, int(value.max()) + 1 if len(value) else 0)
+        mine = _incidence(kind_aid, value, own[of_kind], shape)
+        # Transposed once (a product with a transpose view converts it on every block).
+        theirs = _incidence(kind_aid, value, others[of_kind], shape).T.tocsr()
+        theirs_fraud = _incidence(kind_aid, value, (others & fraud[aid])[of_kind],
+                                  shape).T.tocsr()
         shared, frauds = np.zeros(n_accounts), np.zeros(n_accounts)
         for start in range(0, n_accounts, block):
             rows = mine[start:start + block]
-            shared[start:start + block] = np.diff((rows @ theirs.T).indptr)
-            frauds[start:start + block] = np.diff((rows @ theirs_fraud.T).indptr)
+            shared[start:start + block] = np.diff((rows @ theirs).indptr)
+            frauds[start:start + block] = np.diff((rows @ theirs_fraud).indptr)
         itself = np.bincount(aid[of_kind & others], minlength=n_accounts) > 0
         shared -= itself
         frauds -= itself & fraud
