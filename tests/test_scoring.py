@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -148,3 +149,70 @@ def test_an_application_that_cannot_be_recorded_writes_nothing(tmp_path: Path) -
     assert rows() == before
     with scorer.engine.connect() as conn:
         assert conn.execute(text("SELECT sum(signups) FROM signup_hours")).scalar_one() == 1
+
+
+def _applications(prefix: str, n: int) -> list:
+    """``n`` applications from one device and one email domain, a second apart: each
+    one's velocity and duplicate features count the ones before it."""
+    from datetime import UTC, datetime, timedelta
+
+    from riskscore.contracts import Application
+
+    example = {k: v for k, v in Application.model_json_schema()["example"].items()
+               if k != "created_at"}
+    start, domain = datetime.now(UTC) - timedelta(minutes=5), prefix.replace("_", "-")
+    return [Application.model_validate({
+        **example, "account_id": f"{prefix}_{i:03d}",
+        "created_at": (start + timedelta(seconds=i)).isoformat(),
+        "contact": {**example["contact"], "email": f"owner{i}@{domain}.example.com"},
+        "signup": {**example["signup"], "device_id": f"dev_{prefix}"}}) for i in range(n)]
+
+
+def _store_rows(scorer: Scorer) -> dict[str, list]:
+    """What scoring wrote, decision ids and write times aside."""
+    with scorer.engine.connect() as conn:
+        return {
+            "accounts": conn.execute(text("SELECT account_id, onboarding_features FROM accounts "
+                                          "ORDER BY account_id")).all(),
+            "identifiers": conn.execute(text("SELECT account_id, kind, value_hash FROM "
+                                             "identifiers ORDER BY 1, 2, 3")).all(),
+            "signup_hours": conn.execute(text("SELECT * FROM signup_hours")).all(),
+            "decisions": conn.execute(text("SELECT account_id, actor, inputs_hash, score, "
+                                           "action, delay_days, reasons FROM decisions "
+                                           "ORDER BY account_id")).all()}
+
+
+def _fresh_scorer(trained, path: Path) -> Scorer:
+    from riskscore.store import upgrade
+
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    return Scorer(make_engine(url), registry.load(registry.CHAMPION).model, load_policy())
+
+
+def test_a_group_of_applications_decides_and_writes_as_one_call_each(
+        trained, tmp_path: Path) -> None:
+    """Group commit changes what a group shares (transaction, model call, commit), never a
+    decision: the same applications one call each and in one group write the same rows."""
+    apps = _applications("acct_group", 6)
+    alone, grouped = (_fresh_scorer(trained, tmp_path / f"{n}.db") for n in ("alone", "grouped"))
+    one_by_one = [alone.score_application(a, "t") for a in apps]
+    together = grouped.score_applications(apps, "t")
+    strip = {"decision_id", "shadow"}
+    assert ([d.model_dump(exclude=strip) for d in together]
+            == [d.model_dump(exclude=strip) for d in one_by_one])
+    assert _store_rows(grouped) == _store_rows(alone)
+    features = [json.loads(f) for _, f in _store_rows(grouped)["accounts"]]
+    assert [f["signups_same_device_1h"] for f in features] == list(range(6))
+
+
+def test_a_group_with_one_bad_application_writes_nothing(trained, tmp_path: Path) -> None:
+    from riskscore.store.errors import DuplicateAccount
+
+    scorer = _fresh_scorer(trained, tmp_path / "store.db")
+    first, *rest = _applications("acct_badgroup", 4)
+    scorer.score_application(first, "t")
+    before = _store_rows(scorer)
+    with pytest.raises(DuplicateAccount):
+        scorer.score_applications([*rest, first], "t")
+    assert _store_rows(scorer) == before

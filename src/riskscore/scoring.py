@@ -124,16 +124,30 @@ class Scorer:
     def score_application(self, application: Application, actor: str) -> Decision:
         """Record a new application and decide on it; its identifiers are then visible to
         later applications' duplicate and velocity features."""
-        account, signup = application.to_records(self.hasher)
-        as_of = account["created_at"]
+        return self.score_applications([application], actor)[0]
+
+    def score_applications(self, applications: Sequence[Application], actor: str
+                           ) -> list[Decision]:
+        """Record and decide on several new applications in one transaction (group commit):
+        each one's features see the applications before it, exactly as one call each would,
+        and the group shares one model call, one audit insert and one commit.
+
+        All or nothing: on any error (``store.errors.DuplicateAccount``, ``InvalidData``)
+        nothing of the group is written.
+        """
+        records = [application.to_records(self.hasher) for application in applications]
+        rows: list[Features] = []
         with self.write_lock(), self.sessions() as session, session.begin():
-            features = application_online_features(session, account, signup, self.hasher, as_of)
-            record_application(session, account, signup, hasher=self.hasher,
-                               onboarding_features={k: features.get(k)
-                                                    for k in ONBOARDING_FEATURES},
-                               savepoint=False)  # any error rolls the transaction back
-            return self._decide(session, [application.account_id], [features], as_of,
-                                actor)[0]
+            for account, signup in records:
+                features = application_online_features(session, account, signup, self.hasher,
+                                                       account["created_at"])
+                record_application(session, account, signup, hasher=self.hasher,
+                                    onboarding_features={k: features.get(k)
+                                                         for k in ONBOARDING_FEATURES},
+                                    savepoint=False)  # any error rolls the group back
+                rows.append(features)
+            return self._decide(session, [a.account_id for a in applications], rows,
+                                [account["created_at"] for account, _ in records], actor)
 
     def score_account(self, account_id: str, actor: str,
                       as_of: datetime | None = None) -> Decision:
@@ -153,18 +167,23 @@ class Scorer:
         as_of = as_of or datetime.now(UTC)
         with self.write_lock(), self.sessions() as session, session.begin():
             rows = [account_online_features(session, a, as_of) for a in account_ids]
-            return self._decide(session, account_ids, rows, as_of, actor)
+            return self._decide(session, account_ids, rows, [as_of] * len(rows), actor)
 
     def decide(self, account_ids: Sequence[str], rows: Sequence[Features],
                scored_at: datetime) -> list[Decision]:
         """Decisions for precomputed feature rows (batch rescoring); nothing is written."""
+        return self._decisions(account_ids, rows, [scored_at] * len(rows))
+
+    def _decisions(self, account_ids: Sequence[str], rows: Sequence[Features],
+                   scored_at: Sequence[datetime]) -> list[Decision]:
         scores = self._scores(self.model, rows)
-        return [self._decision(a, s, f, scored_at)
-                for a, s, f in zip(account_ids, scores, rows, strict=True)]
+        return [self._decision(a, s, f, t)
+                for a, s, f, t in zip(account_ids, scores, rows, scored_at, strict=True)]
 
     def _decide(self, session: Session, account_ids: Sequence[str], rows: Sequence[Features],
-                as_of: datetime, actor: str) -> list[Decision]:
-        decisions = self.decide(account_ids, rows, as_of)
+                scored_at: Sequence[datetime], actor: str) -> list[Decision]:
+        """Decisions for the rows, written to the audit log in ``session``'s transaction."""
+        decisions = self._decisions(account_ids, rows, scored_at)
         if self.challenger is not None:
             decisions = [d.model_copy(update={"shadow": shadow}) for d, shadow in
                          zip(decisions, self._shadow(rows), strict=True)]

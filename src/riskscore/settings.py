@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         1, ge=1, description="Worker processes of the scoring service. Scoring transactions "
         "queue on one write lock (SQLite: across processes), so extra workers overlap only "
         "HTTP, validation and encoding with the scoring of another request.")
+    serving_max_group: int = Field(
+        16, ge=1, le=256, description="Most new applications the service scores in one "
+        "transaction (group commit: those waiting when the scorer frees up; one at a time "
+        "below saturation).")
     serving_access_log: bool = Field(
         False, description="BentoML's access log line per request (the audit log in the "
         "store records every decision either way; the line costs ~1 ms of the service's "

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from riskscore.contracts import Application, Decision
 from riskscore.scoring import Scorer
 from riskscore.serving.auth import GuardMiddleware, KeyRing
+from riskscore.serving.group_commit import ApplicationGroups
 from riskscore.settings import Settings, get_settings
 from riskscore.store.engine import checkpoint_in_background
 from riskscore.store.errors import AccountNotFound, DuplicateAccount, InvalidData
@@ -45,6 +46,7 @@ class Runtime:
     """What the service instance loaded; shared with the mounted webhook app."""
 
     scorer: Scorer | None = None
+    groups: ApplicationGroups | None = None
     webhooks: Any = None
     actions: Any = None
     error: str | None = None
@@ -102,6 +104,7 @@ class RiskScore:
             log.exception("could not load the model, policy or store")
             RUNTIME.error = f"{type(exc).__name__}: {exc}"
             return
+        RUNTIME.groups = ApplicationGroups(RUNTIME.scorer, settings.serving_max_group)
         checkpoint_in_background(RUNTIME.scorer.engine, settings.sqlite_checkpoint_seconds,
                                  settings.sqlite_checkpoint_bound_pages)
         self._wire_stripe(settings)
@@ -130,22 +133,26 @@ class RiskScore:
             RUNTIME.webhooks = webhook_app(scorer.engine, settings, on_risk_event)
 
     @bentoml.on_shutdown
-    def _unfreeze(self) -> None:
-        """Hand the start-up objects back to the collector, so the interpreter's exit frees
-        them (extension modules report what is still alive then as leaked)."""
+    def _shutdown(self) -> None:
+        """Score the applications already queued; hand the start-up objects back to the
+        collector, so the interpreter's exit frees them (extension modules report what is
+        still alive then as leaked)."""
+        if RUNTIME.groups is not None:
+            RUNTIME.groups.close()
+            RUNTIME.groups = None
         gc.unfreeze()
 
     def __is_ready__(self) -> bool:
         return RUNTIME.scorer is not None
 
     @bentoml.api(route="/score_application")
-    def score_application(self, application: Application, /,
-                          ctx: bentoml.Context) -> Decision:
+    async def score_application(self, application: Application, /,
+                                ctx: bentoml.Context) -> Decision:
         """Score a new onboarding application and record it."""
-        if RUNTIME.scorer is None:
+        if RUNTIME.groups is None:
             raise _not_ready()
         try:
-            return RUNTIME.scorer.score_application(application, _caller(ctx))
+            return await RUNTIME.groups.score(application, _caller(ctx))
         except DuplicateAccount as exc:
             raise bentoml.exceptions.BentoMLException(
                 f"account_id {application.account_id!r} already exists; score it with "
