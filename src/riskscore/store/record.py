@@ -98,51 +98,57 @@ def record_application(
         add_signup_hours(conn, {floor_hour(completed_at): 1})
 
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *,
+                accumulate: tuple[str, ...] = ()) -> None:
     """INSERT ``rows`` (dicts with the same keys) into ``table`` on ``conn``, as a Core
     insert would (values go through the columns' types). On SQLite the statement is
     compiled once and run with ``executemany`` on the DBAPI connection, inside ``conn``'s
-    transaction; a constraint violation then raises ``sqlite3.IntegrityError``."""
+    transaction; a constraint violation then raises ``sqlite3.IntegrityError``.
+    ``accumulate``: columns a row adds to those of the row with its primary key, if any
+    (an upsert that sums, for rollups)."""
     if not rows:
         return
-    if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), list(rows))
-        return
     names = tuple(rows[0])
-    sql, processors = _sqlite_insert(table, names, conn.dialect)
+    if conn.dialect.name != "sqlite":
+        conn.execute(_insert(table, names, accumulate, conn.dialect.name), list(rows))
+        return
+    sql, processors = _sqlite_insert(table, names, accumulate, conn.dialect)
     values = [tuple(v if p is None else p(v) for p, v in
                     zip(processors, (row[n] for n in names), strict=True)) for row in rows]
     conn.connection.driver_connection.executemany(sql, values)  # type: ignore[union-attr]
 
 
 @cache
-def _sqlite_insert(table: Table, names: tuple[str, ...],
+def _insert(table: Table, names: tuple[str, ...], accumulate: tuple[str, ...],
+            dialect_name: str) -> Insert:
+    """The Core statement, built once (building an upsert costs more than running it)."""
+    if not accumulate:
+        return insert(table)
+    stmt = (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns),
+        set_={c: table.c[c] + stmt.excluded[c] for c in accumulate})
+
+
+@cache
+def _sqlite_insert(table: Table, names: tuple[str, ...], accumulate: tuple[str, ...],
                    dialect: Any) -> tuple[str, tuple[Any, ...]]:
     columns = [table.c[n] for n in names]
     sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
            f"VALUES ({', '.join('?' * len(names))})")
+    if accumulate:
+        key = ", ".join(c.name for c in table.primary_key.columns)
+        sums = ", ".join(f"{c} = {c} + excluded.{c}" for c in accumulate)
+        sql += f" ON CONFLICT ({key}) DO UPDATE SET {sums}"
     return sql, tuple(c.type.bind_processor(dialect) for c in columns)
 
 
 def add_signup_hours(conn: Connection, counts: Mapping[datetime, int]) -> None:
     """Add signup counts to the hourly rollup (keys: starts of UTC hours). Every writer of
     ``signups`` calls this in the same transaction, so the rollup always matches."""
-    if not counts:
-        return
-    conn.execute(_signup_hours_upsert(conn.dialect.name),
-                 [{"hour_start": hour, "signups": n} for hour, n in sorted(counts.items())])
-
-
-@cache
-def _signup_hours_upsert(dialect_name: str) -> Insert:
-    """The rollup's upsert, built once per dialect (building it costs more than running it)."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    table = table_of(SignupHour)
-    stmt = dialect.insert(table)
-    return stmt.on_conflict_do_update(
-        index_elements=[table.c.hour_start],
-        set_={"signups": table.c.signups + stmt.excluded.signups},
-    )
+    insert_rows(conn, table_of(SignupHour),
+                [{"hour_start": hour, "signups": n} for hour, n in sorted(counts.items())],
+                accumulate=("signups",))
 
 
 def save_onboarding_features(
