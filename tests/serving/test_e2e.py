@@ -94,3 +94,35 @@ def test_batch_endpoint(client: httpx.Client, sim_dir: Path) -> None:
     decisions = r.json()
     assert [d["account_id"] for d in decisions] == ids
     assert all(0.0 <= d["score"] <= 1.0 for d in decisions)
+
+
+def test_concurrent_applications_each_answered_and_seen_by_later_ones(base_url: str) -> None:
+    """Concurrent callers (grouped into shared transactions by the service): every one
+    gets its own decision or its own 409, and each application's velocity counts exactly
+    the applications from its device recorded before it (and created before it: features
+    are as of the application's own time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import text
+
+    from riskscore.store.engine import make_engine
+
+    ids = [f"acct_e2e_conc_{i:03d}" for i in range(24)]
+    bodies = [application_body(i, **{"signup.device_id": "dev_e2e_concurrent"})
+              for i in [*ids, ids[3]]]  # ids[3] twice: one of the two is a conflict
+
+    def post(body: dict) -> httpx.Response:
+        with httpx.Client(base_url=base_url, timeout=30.0) as c:
+            return c.post("/score_application", json=body, headers=AUTH)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(post, bodies))
+    assert sorted(r.status_code for r in answers) == [200] * len(ids) + [409]
+    assert sorted(r.json()["account_id"] for r in answers if r.status_code == 200) == ids
+    with make_engine().connect() as conn:
+        recorded = conn.execute(text(
+            "SELECT created_at, json_extract(onboarding_features, '$.signups_same_device_1d') "
+            "FROM accounts WHERE account_id LIKE 'acct_e2e_conc_%' ORDER BY rowid")).all()
+    assert [int(n) for _, n in recorded] == [
+        sum(earlier < created for earlier, _ in recorded[:i])
+        for i, (created, _) in enumerate(recorded)]
