@@ -35,6 +35,11 @@ from riskscore.store.record import insert_rows, record_application
 
 log = logging.getLogger(__name__)
 Features = Mapping[str, float]
+ONLINE_HASH_CACHE = 1024
+"""Hashes the scorer keeps per identifier kind. Online, most identifiers are new (an
+application's email, phone, bank account...); only shared devices and IPs repeat. A
+bulk-load-sized cache would grow by every application's identifiers and the garbage
+collector's full passes with it (in the service at 100 req/s: 20 to 33 ms in 20 s)."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ class Scorer:
         self.model = model
         self.challenger = challenger
         self.policy = policy
-        self.hasher = IdentifierHasher.from_settings(self.settings)
+        self.hasher = IdentifierHasher.from_settings(self.settings, ONLINE_HASH_CACHE)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, shadow: bool = False) -> Scorer:

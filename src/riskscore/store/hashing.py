@@ -69,9 +69,10 @@ class IdentifierHasher:
         return IdentifierHasher, (self._key, self._cache_size)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> IdentifierHasher:
+    def from_settings(cls, settings: Settings | None = None, cache_size: int = 1 << 16
+                      ) -> IdentifierHasher:
         settings = settings or get_settings()
-        return cls(settings.hash_key.get_secret_value().encode())
+        return cls(settings.hash_key.get_secret_value().encode(), cache_size)
 
     def hash(self, kind: str, *parts: str | None) -> str | None:
         """Hash of one value of ``kind`` from its raw parts (see :data:`NORMALISERS`);
