@@ -27,7 +27,7 @@ from riskscore.features.online import (
 from riskscore.model import RiskModel
 from riskscore.policy import Policy, PolicyOutcome, load_policy
 from riskscore.settings import Settings, get_settings
-from riskscore.store.engine import WriteLock, make_engine, session_factory
+from riskscore.store.engine import SQLITE_CACHE_MIB, WriteLock, make_engine, session_factory
 from riskscore.store.hashing import IdentifierHasher
 from riskscore.store.models import Decision as DecisionRow
 from riskscore.store.models import table_of
@@ -100,8 +100,10 @@ class Scorer:
         self.hasher = IdentifierHasher.from_settings(self.settings, ONLINE_HASH_CACHE)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, *, shadow: bool = False) -> Scorer:
-        """The champion from the registry (or a bundle path), the configured policy and store."""
+    def from_settings(cls, settings: Settings | None = None, *, shadow: bool = False,
+                      cache_mib: int = SQLITE_CACHE_MIB) -> Scorer:
+        """The champion from the registry (or a bundle path), the configured policy and store
+        (SQLite connections with ``cache_mib`` of page cache)."""
         from riskscore.training import registry
 
         settings = settings or get_settings()
@@ -119,7 +121,7 @@ class Scorer:
                 challenger = registry.load(registry.CHALLENGER, settings).model
             except registry.RegistryError:
                 log.info("no challenger in the registry: shadow scoring off")
-        return cls(make_engine(settings.resolved_database_url()), model,
+        return cls(make_engine(settings.resolved_database_url(), cache_mib=cache_mib), model,
                    load_policy(settings.policy_path), challenger, settings)
 
     @property

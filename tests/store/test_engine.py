@@ -93,3 +93,27 @@ def test_background_checkpoints_recycle_the_wal_under_steady_writes(tmp_path):
     wal_mb = (tmp_path / "steady.db-wal").stat().st_size / 1e6
     assert commits > 500 and wal_mb < 2, (commits, wal_mb)  # ~3 pages a commit: 10+ MB
     engine.dispose()
+
+
+def test_a_large_cache_engine_pools_one_warm_connection(tmp_path):
+    """``cache_mib`` above the default: one pooled connection with that cache, reused, and
+    ``warm_cache`` reads the tables' indexes through it; the checkpoint thread keeps its
+    own connection outside the pool."""
+    from riskscore.store import upgrade
+    from riskscore.store.engine import warm_cache
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    engine = make_engine(url, cache_mib=512)
+    stop = checkpoint_in_background(engine, 0.01, 100_000)
+    assert warm_cache(engine, ("identifiers", "signups")) > 0
+    time.sleep(0.05)
+    assert engine.pool.checkedout() == 0 and engine.pool.size() == 1
+    with engine.connect() as first:
+        first_id = id(first.connection.driver_connection)
+        assert first.execute(text("PRAGMA cache_size")).scalar() == -512 * 1024
+    with engine.connect() as again:
+        assert id(again.connection.driver_connection) == first_id
+    stop.set()
+    with make_engine(url).connect() as default:
+        assert default.execute(text("PRAGMA cache_size")).scalar() == -64 * 1024

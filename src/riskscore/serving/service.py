@@ -31,7 +31,7 @@ from riskscore.scoring import Scorer
 from riskscore.serving.auth import GuardMiddleware, KeyRing
 from riskscore.serving.group_commit import ApplicationGroups
 from riskscore.settings import Settings, get_settings
-from riskscore.store.engine import checkpoint_in_background
+from riskscore.store.engine import SQLITE_CACHE_MIB, checkpoint_in_background, warm_cache
 from riskscore.store.errors import AccountNotFound, DuplicateAccount, InvalidData
 
 log = logging.getLogger("riskscore.serving")
@@ -40,6 +40,9 @@ MAX_BATCH = 256
 # A full batch is MAX_BATCH accounts at ~10-20 ms each: BentoML sheds (503) requests it
 # expects to wait longer than this, so it sits between that and the 30 s request timeout.
 BATCH_MAX_LATENCY_MS = 20_000
+STORE_TABLES = ("identifiers", "signups", "accounts", "decisions", "known_fraud",
+                "signup_hours")
+"""Tables whose indexes an application's scoring reads or writes (warm_cache)."""
 GC_THRESHOLDS = (700, 10, 100)
 """The collector's thresholds in the service: a full collection after 100 of the middle
 generation's instead of 10. Requests make no cycles worth a pass (a full pass at 100
@@ -104,16 +107,20 @@ class RiskScore:
     def __init__(self) -> None:
         settings = get_settings()
         try:
-            RUNTIME.scorer = Scorer.from_settings(settings, shadow=settings.shadow_challenger)
+            scorer = Scorer.from_settings(settings, shadow=settings.shadow_challenger,
+                                          cache_mib=settings.serving_store_cache_mib)
+            checkpoint_in_background(scorer.engine, settings.sqlite_checkpoint_seconds,
+                                     settings.sqlite_checkpoint_bound_pages, scorer.write_lock,
+                                     settings.sqlite_wal_restart_pages)
+            if settings.serving_store_cache_mib > SQLITE_CACHE_MIB:
+                seconds = warm_cache(scorer.engine, STORE_TABLES)
+                log.info("store indexes read into the page cache in %.1f s", seconds)
         except Exception as exc:  # not ready; /readyz says so and scoring answers 503
             log.exception("could not load the model, policy or store")
             RUNTIME.error = f"{type(exc).__name__}: {exc}"
             return
-        RUNTIME.groups = ApplicationGroups(RUNTIME.scorer, settings.serving_max_group)
-        scorer = RUNTIME.scorer
-        checkpoint_in_background(scorer.engine, settings.sqlite_checkpoint_seconds,
-                                 settings.sqlite_checkpoint_bound_pages, scorer.write_lock,
-                                 settings.sqlite_wal_restart_pages)
+        RUNTIME.scorer = scorer
+        RUNTIME.groups = ApplicationGroups(scorer, settings.serving_max_group)
         self._wire_stripe(settings)
         # What is loaded by now (libraries, BentoML, model, policy) lives as long as the
         # process. Frozen out of the collector's sight, a full collection walks only what
