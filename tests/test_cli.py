@@ -87,3 +87,18 @@ def test_policy_check_prints_rules_or_names_the_problem(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "invalid policy" in done.stdout and "risk_levels" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_stage_progress_counts_only_the_named_stages() -> None:
+    """``compute_features`` also reports sub-stages (``activity:movements:<side>``): they
+    relabel the bar without advancing it past its total."""
+    from riskscore.cli import _stage_progress
+    from riskscore.features.batch import STAGES
+
+    progress, advance = _stage_progress(len(STAGES), STAGES, "features")
+    with progress:
+        for stage in STAGES:
+            advance(stage)
+            advance(f"{stage}:outbound")
+    task = progress.tasks[0]
+    assert task.completed == task.total == len(STAGES)

@@ -166,12 +166,11 @@ def features(
     _warn_dropped(report, rows_checked=False)
     when = pd.Timestamp(as_of, tz="UTC") if as_of else latest_event(report)
     snapshots = portfolio_snapshots(report, when)
-    with _bar() as progress, _dropped_named_above():
-        task = progress.add_task(f"features of {len(snapshots):,} accounts", total=len(STAGES))
+    progress, advance = _stage_progress(len(STAGES), STAGES,
+                                        f"features of {len(snapshots):,} accounts")
+    with progress, _dropped_named_above():
         try:
-            frame = compute_features(data, snapshots, report=report,
-                                     progress=lambda s: progress.update(task, advance=1,
-                                                                        description=f"done {s}"))
+            frame = compute_features(data, snapshots, report=report, progress=advance)
         except DataContractError as exc:
             raise _invalid(exc) from exc
     _print_warnings(report)
