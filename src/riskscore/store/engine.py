@@ -87,7 +87,7 @@ def warm_cache(engine: Engine, tables: tuple[str, ...]) -> float:
 
     The scoring service's lookups land on random pages of large indexes (an identifier
     hash, a device). The OS page cache holds them only while memory is not wanted
-    elsewhere (this workplace's VMs give it back within minutes): then each lookup reads
+    elsewhere (the benchmark VMs give it back within minutes): then each lookup reads
     the disk. Read once into the connection's own cache (``make_engine(cache_mib=...)``,
     large enough to hold them), they stay in the process.
     """
