@@ -119,3 +119,23 @@ def test_recent_movements_with_the_balance_before_give_the_same_activity(sim_dir
                                                (np.isnan(got[k]) and np.isnan(want[k])))]
                 assert not bad, f"{account_id} as of {as_of}: {bad[:8]}"
     assert truncated > 40
+
+
+def test_the_cluster_shortcut_agrees_with_the_walk(store, sample) -> None:
+    """Accounts no other account shares a clustering identifier with skip the cluster walk
+    (the duplicate counts say so): their cluster features equal the walk's, and so do the
+    others'."""
+    from riskscore.features.links import CLUSTER_MAX
+
+    alone = 0
+    with store() as session:
+        for row in sample.itertuples(index=False):
+            as_of = row.as_of.to_pydatetime()
+            hashes = queries.identifier_hashes(session, row.account_id, as_of, shared_only=True)
+            walk = queries.linked_cluster(session, row.account_id, as_of, max_size=CLUSTER_MAX,
+                                          own_hashes=hashes)
+            online = account_online_features(session, row.account_id, as_of)
+            assert (online["cluster_size"], online["cluster_known_fraud"]) == \
+                (min(walk.size, CLUSTER_MAX), walk.known_fraud), row.account_id
+            alone += walk.size == 1
+    assert 0 < alone < len(sample)  # both paths taken

@@ -6,7 +6,7 @@ keyed hashes where the Parquet data has raw identifiers, which compare the same)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -19,6 +19,7 @@ from riskscore.features.activity_online import MOVEMENT_WINDOW_DAYS, activity_ag
 from riskscore.features.application import APPLICATION_FEATURES, application_features
 from riskscore.features.definitions import HELPER_AGGREGATES, apply_derived
 from riskscore.features.links import CLUSTER_MAX, LINK_KINDS, VELOCITY_FEATURES
+from riskscore.identifiers import CLUSTER_KINDS
 from riskscore.store import queries
 from riskscore.store.hashing import IdentifierHasher
 
@@ -55,7 +56,8 @@ def onboarding_features(session: Session, account: Mapping[str, Any],
 
 
 def _link_features(session: Session, hashes: list[HashPair], as_of: datetime,
-                   cluster: queries.Cluster, exclude: str | None) -> dict[str, float]:
+                   cluster: Callable[[], queries.Cluster], exclude: str | None
+                   ) -> dict[str, float]:
     counts = queries.duplicate_counts(session, [h for h in hashes if h[0] in LINK_KINDS], as_of,
                                       exclude_account_id=exclude)
     out: dict[str, float] = {}
@@ -63,8 +65,14 @@ def _link_features(session: Session, hashes: list[HashPair], as_of: datetime,
         found = counts.get(kind)
         out[f"shared_{kind}"] = float(found.accounts if found else 0)
         out[f"fraud_shared_{kind}"] = float(found.known_fraud if found else 0)
-    out["cluster_size"] = float(min(cluster.size, CLUSTER_MAX))
-    out["cluster_known_fraud"] = float(cluster.known_fraud)
+    # The walk's first hop finds the other accounts that used a clustering identifier
+    # before ``as_of``: when the counts say there are none, the cluster is the account
+    # alone, without the walk's query (most applications).
+    alone = all((found := counts.get(kind)) is not None and found.accounts == 0
+                for kind, _ in hashes if kind in CLUSTER_KINDS)
+    linked = queries.Cluster(1, 0, False) if alone else cluster()
+    out["cluster_size"] = float(min(linked.size, CLUSTER_MAX))
+    out["cluster_known_fraud"] = float(linked.known_fraud)
     return out
 
 
@@ -103,9 +111,8 @@ def application_online_features(session: Session, account: Mapping[str, Any],
     """Every feature of a new application, before it is recorded in the store."""
     features = onboarding_features(session, account, signup, hasher, as_of)
     hashes = hasher.application(account, signup)
-    cluster = queries.linked_cluster(session, None, as_of, max_size=CLUSTER_MAX,
-                                     seed_hashes=hashes)
-    features.update(_link_features(session, hashes, as_of, cluster, exclude=None))
+    features.update(_link_features(session, hashes, as_of, lambda: queries.linked_cluster(
+        session, None, as_of, max_size=CLUSTER_MAX, seed_hashes=hashes), exclude=None))
     features.update(new_application_activity())
     return features
 
@@ -119,9 +126,9 @@ def account_online_features(session: Session, account_id: str,
     # Identifiers no other account ever used match nobody: the link features need only
     # the shared ones (the same counts and cluster, fewer lookups).
     hashes = queries.identifier_hashes(session, account_id, as_of, shared_only=True)
-    cluster = queries.linked_cluster(session, account_id, as_of, max_size=CLUSTER_MAX,
-                                     own_hashes=hashes)
-    features.update(_link_features(session, hashes, as_of, cluster, exclude=account_id))
+    features.update(_link_features(session, hashes, as_of, lambda: queries.linked_cluster(
+        session, account_id, as_of, max_size=CLUSTER_MAX, own_hashes=hashes),
+        exclude=account_id))
     signup = queries.signup_of(session, account_id)
     events = queries.account_event_columns(
         session, account_id, as_of, movements_since=as_of - timedelta(days=MOVEMENT_WINDOW_DAYS))
