@@ -84,8 +84,11 @@ class Settings(BaseSettings):
         500, ge=1, description="Largest linked-account cluster the store explores for one account."
     )
     sqlite_checkpoint_seconds: float = Field(
-        0.5, gt=0, description="The scoring service checkpoints a SQLite store's WAL from a "
-        "background thread this often, so commits on the request path do not.")
+        0.15, gt=0, description="The scoring service checkpoints a SQLite store's WAL from a "
+        "background thread this often, so commits on the request path do not. Each pass "
+        "ends with scoring paused while it copies what commits added during it: the more "
+        "often, the shorter (at 1M and 100 req/s, p99 15 ms every 0.15 s, 24-43 ms every "
+        "0.5 s, 49 ms every 1 s).")
     sqlite_checkpoint_bound_pages: int = Field(
         10_000, ge=1000, description="WAL size (pages) past which a commit of the scoring "
         "service checkpoints anyway, should the background thread fall behind.")
