@@ -153,14 +153,16 @@ def checkpoint_in_background(engine: Engine, every_seconds: float, autocheckpoin
     def run() -> None:
         # Its own connection, outside the engine's pool (the pooled ones are the writers').
         raw = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        finished = -1  # WAL size when the last locked pass ended: nothing new since
         with closing(raw):
             while not stop.wait(every_seconds):
                 try:
                     _busy, frames, _copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)"
                                                          ).fetchone()
-                    if frames > restart_pages:  # what commits added meanwhile, writers held
-                        with lock():
-                            raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    if frames > restart_pages and frames != finished:
+                        with lock():  # what commits added meanwhile, writers held
+                            finished = raw.execute("PRAGMA wal_checkpoint(PASSIVE)"
+                                                   ).fetchone()[1]
                 except Exception:  # a failed checkpoint is retried next time
                     log.exception("WAL checkpoint failed")
 
