@@ -234,15 +234,11 @@ def _profile(env: dict[str, str], calls: int = 300) -> dict[str, float]:
     from riskscore.contracts import Application
     from riskscore.scoring import Scorer
     from riskscore.settings import get_settings
-    from riskscore.store.engine import checkpoint_in_background
 
     get_settings.cache_clear()
-    settings = get_settings()
     scorer = Scorer.from_settings()
     # As in the service: WAL checkpoints on a background thread, not in a request's commit.
-    stop = checkpoint_in_background(scorer.engine, settings.sqlite_checkpoint_seconds,
-                                    settings.sqlite_checkpoint_bound_pages, scorer.write_lock,
-                                    settings.sqlite_wal_restart_pages)
+    stop = scorer.checkpoint_in_background()
     apps = Applications(seed=1)
     bodies = [Application.model_validate_json(apps(i)) for i in range(2 * calls + 20)]
     for app in bodies[:20]:

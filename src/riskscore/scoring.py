@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +28,13 @@ from riskscore.features.online import (
 from riskscore.model import RiskModel
 from riskscore.policy import Policy, PolicyOutcome, load_policy
 from riskscore.settings import Settings, get_settings
-from riskscore.store.engine import SQLITE_CACHE_MIB, WriteLock, make_engine, session_factory
+from riskscore.store.engine import (
+    SQLITE_CACHE_MIB,
+    WriteLock,
+    checkpoint_in_background,
+    make_engine,
+    session_factory,
+)
 from riskscore.store.hashing import IdentifierHasher
 from riskscore.store.models import Decision as DecisionRow
 from riskscore.store.models import table_of
@@ -123,6 +130,14 @@ class Scorer:
                 log.info("no challenger in the registry: shadow scoring off")
         return cls(make_engine(settings.resolved_database_url(), cache_mib=cache_mib), model,
                    load_policy(settings.policy_path), challenger, settings)
+
+    def checkpoint_in_background(self) -> threading.Event | None:
+        """Start the WAL checkpoint thread the service runs beside this scorer (SQLite; see
+        ``store.engine.checkpoint_in_background``), queued on this scorer's write lock.
+        The event that stops it, or ``None``."""
+        return checkpoint_in_background(self.engine, self.settings.sqlite_checkpoint_seconds,
+                                        self.settings.sqlite_checkpoint_bound_pages,
+                                        self.write_lock)
 
     @property
     def model_version(self) -> str:

@@ -53,8 +53,8 @@ class Settings(BaseSettings):
         "below saturation).")
     serving_store_cache_mib: int = Field(
         4096, ge=2, description="SQLite page cache of the service's store connection (MiB), "
-        "filled at start-up with the indexes scoring reads (readiness waits: ~11 s and "
-        "~1.7 GB at 1M accounts), so lookups never wait for the disk. 64 or less: SQLite's "
+        "filled at start-up with the indexes scoring reads (readiness waits: ~11-13 s and "
+        "~2.1 GB of RSS at 1M accounts), so lookups never wait for the disk. 64 or less: SQLite's "
         "usual cache, no warm-up.")
     serving_access_log: bool = Field(
         False, description="BentoML's access log line per request (the audit log in the "
@@ -92,11 +92,6 @@ class Settings(BaseSettings):
     sqlite_checkpoint_bound_pages: int = Field(
         10_000, ge=1000, description="WAL size (pages) past which a commit of the scoring "
         "service checkpoints anyway, should the background thread fall behind.")
-    sqlite_wal_restart_pages: int = Field(
-        0, ge=0, description="WAL size (pages) past which the service's checkpoint thread "
-        "finishes a checkpoint holding the writers' lock, so that the next commit starts the "
-        "WAL afresh (each a ~20 ms pause of scoring at 1M; 0: after every pass, which "
-        "measured the shortest tail).")
 
     policy_path: Path = Field(
         Path(__file__).resolve().parent / "policy" / "default.yaml",

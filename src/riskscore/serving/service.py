@@ -31,7 +31,7 @@ from riskscore.scoring import Scorer
 from riskscore.serving.auth import GuardMiddleware, KeyRing
 from riskscore.serving.group_commit import ApplicationGroups
 from riskscore.settings import Settings, get_settings
-from riskscore.store.engine import SQLITE_CACHE_MIB, checkpoint_in_background, warm_cache
+from riskscore.store.engine import SQLITE_CACHE_MIB, warm_cache
 from riskscore.store.errors import AccountNotFound, DuplicateAccount, InvalidData
 
 log = logging.getLogger("riskscore.serving")
@@ -109,9 +109,7 @@ class RiskScore:
         try:
             scorer = Scorer.from_settings(settings, shadow=settings.shadow_challenger,
                                           cache_mib=settings.serving_store_cache_mib)
-            checkpoint_in_background(scorer.engine, settings.sqlite_checkpoint_seconds,
-                                     settings.sqlite_checkpoint_bound_pages, scorer.write_lock,
-                                     settings.sqlite_wal_restart_pages)
+            scorer.checkpoint_in_background()  # before warm_cache: it reopens connections
             if settings.serving_store_cache_mib > SQLITE_CACHE_MIB:
                 seconds = warm_cache(scorer.engine, STORE_TABLES)
                 log.info("store indexes read into the page cache in %.1f s", seconds)

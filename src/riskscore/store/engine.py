@@ -115,8 +115,7 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def checkpoint_in_background(engine: Engine, every_seconds: float, autocheckpoint_pages: int,
-                             write_lock: WriteLock | None = None, restart_pages: int = 0
-                             ) -> threading.Event | None:
+                             write_lock: WriteLock | None = None) -> threading.Event | None:
     """Move a SQLite store's WAL checkpoints off the commit path (for the scoring service).
 
     SQLite checkpoints from inside the commit that fills the WAL past
@@ -130,13 +129,13 @@ def checkpoint_in_background(engine: Engine, every_seconds: float, autocheckpoin
     copied all of it; under steady writes a commit nearly always lands during the pass, so
     the WAL would only grow until a commit hit the bound and checkpointed ~10,000 pages
     itself (at 1M and 100 req/s: an 80-100 ms stall every 2.75 s). So after a pass that
-    found more than ``restart_pages`` in the WAL, the thread copies the few frames that
-    commits added meanwhile while holding ``write_lock`` (the writers' :class:`WriteLock`),
-    and the next writer starts the WAL afresh. That pass copies little but syncs the WAL
-    and the database, and scoring waits meanwhile: the more the pass before it had to
-    copy, the longer (at 1M here, 20-35 ms after passes 0.5 s apart, less than half that
-    at 0.15 s). Returns the event that stops the thread; ``None`` (nothing done) for other
-    databases or in-memory SQLite.
+    found frames in the WAL, the thread copies the few that commits added meanwhile while
+    holding ``write_lock`` (the writers' :class:`WriteLock`), and the next writer starts the
+    WAL afresh (doing so only past a WAL size measured a worse tail). That pass copies
+    little but syncs the WAL and the database, and scoring waits meanwhile: the more the
+    pass before it had to copy, the longer (at 1M here, 20-35 ms after passes 0.5 s apart,
+    less than half that at 0.15 s). Returns the event that stops the thread; ``None``
+    (nothing done) for other databases or in-memory SQLite.
     """
     database = engine.url.database
     if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
@@ -159,7 +158,7 @@ def checkpoint_in_background(engine: Engine, every_seconds: float, autocheckpoin
                 try:
                     _busy, frames, _copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)"
                                                          ).fetchone()
-                    if frames > restart_pages and frames != finished:
+                    if frames > 0 and frames != finished:
                         with lock():  # what commits added meanwhile, writers held
                             finished = raw.execute("PRAGMA wal_checkpoint(PASSIVE)"
                                                    ).fetchone()[1]

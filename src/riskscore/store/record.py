@@ -110,7 +110,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         return
     names = tuple(rows[0])
     if conn.dialect.name != "sqlite":
-        conn.execute(_insert(table, names, accumulate, conn.dialect.name), list(rows))
+        conn.execute(_insert(table, accumulate, conn.dialect.name), list(rows))
         return
     sql, processors = _sqlite_insert(table, names, accumulate, conn.dialect)
     values = [tuple(v if p is None else p(v) for p, v in
@@ -119,8 +119,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
 
 
 @cache
-def _insert(table: Table, names: tuple[str, ...], accumulate: tuple[str, ...],
-            dialect_name: str) -> Insert:
+def _insert(table: Table, accumulate: tuple[str, ...], dialect_name: str) -> Insert:
     """The Core statement, built once (building an upsert costs more than running it)."""
     if not accumulate:
         return insert(table)
