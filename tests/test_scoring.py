@@ -216,3 +216,32 @@ def test_a_group_with_one_bad_application_writes_nothing(trained, tmp_path: Path
     with pytest.raises(DuplicateAccount):
         scorer.score_applications([*rest, first], "t")
     assert _store_rows(scorer) == before
+
+
+def _refuse_audit_rows(scorer: Scorer) -> None:
+    """The audit log refuses every insert (as a full disk or a lost database would)."""
+    with scorer.engine.begin() as conn:
+        conn.execute(text("CREATE TRIGGER refuse_audit BEFORE INSERT ON decisions "
+                          "BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END"))
+
+
+def test_decisions_the_audit_log_refuses_are_not_returned(trained, tmp_path: Path) -> None:
+    """A decision is returned only once it is logged. The application's recording is its
+    own transaction before that: it stays, so it can be scored again as a stored account."""
+    from riskscore.scoring import DecisionsNotLogged
+
+    scorer = _fresh_scorer(trained, tmp_path / "store.db")
+    apps = _applications("acct_unlogged", 3)
+    _refuse_audit_rows(scorer)
+    with pytest.raises(DecisionsNotLogged, match="acct_unlogged_000") as caught:
+        scorer.score_applications(apps, "t")
+    assert caught.value.account_ids == [a.account_id for a in apps]
+    with pytest.raises(DecisionsNotLogged):
+        scorer.score_account(apps[0].account_id, "t")
+    rows = _store_rows(scorer)
+    assert [a for a, _ in rows["accounts"]] == [a.account_id for a in apps]
+    assert rows["decisions"] == []
+    with scorer.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER refuse_audit"))
+    again = scorer.score_account(apps[0].account_id, "t")
+    assert _store_rows(scorer)["decisions"][0][0] == again.account_id

@@ -98,3 +98,19 @@ def test_callers_are_audited_as_themselves(scorer: GatedScorer) -> None:
     with scorer.engine.connect() as conn:
         assert dict(conn.execute(text("SELECT account_id, actor FROM decisions")).all()) == \
             {"acct_gc_x": "onboarding", "acct_gc_y": "partner"}
+
+
+def test_a_group_whose_decisions_are_not_logged_is_not_scored_again(
+        scorer: GatedScorer) -> None:
+    """Recorded but unlogged: every caller of the group gets the error, and the group is
+    not retried one by one (its applications exist by then: a retry would conflict)."""
+    from riskscore.scoring import DecisionsNotLogged
+
+    with scorer.engine.begin() as conn:
+        conn.execute(text("CREATE TRIGGER refuse_audit BEFORE INSERT ON decisions "
+                          "BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END"))
+    groups = ApplicationGroups(scorer, max_group=16)
+    answers = asyncio.run(_submit(groups, scorer, [f"acct_gc_nolog_{i}" for i in range(4)]))
+    groups.close()
+    assert all(isinstance(a, DecisionsNotLogged) for a in answers)
+    assert scorer.groups == [1, 3]

@@ -142,6 +142,25 @@ def test_fails_closed_when_the_model_cannot_score(client: TestClient, monkeypatc
     assert any(reason["code"] == "MODEL_UNAVAILABLE" for reason in decision["reasons"])
 
 
+def test_a_decision_the_audit_log_refuses_is_a_503_not_an_answer(
+        client: TestClient, monkeypatch) -> None:
+    import sqlite3
+
+    def refuse(*_a, **_k):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr("riskscore.scoring.insert_rows", refuse)
+    r = client.post("/score_application", json=application_body("acct_unlogged0000001"),
+                    headers=AUTH)
+    assert r.status_code == 503  # BentoML keeps a 5xx's message to the server log
+    assert client.post("/score_account", json={"account_id": "acct_unlogged0000001"},
+                       headers=AUTH).status_code == 503
+    monkeypatch.undo()  # the application was recorded: it is now a stored account
+    r = client.post("/score_account", json={"account_id": "acct_unlogged0000001"},
+                    headers=AUTH)
+    assert r.status_code == 200 and r.json()["account_id"] == "acct_unlogged0000001"
+
+
 def test_stripe_event_rescores_the_account_and_queues_its_action(
         client: TestClient, sim_dir: Path, served_store) -> None:
     import json

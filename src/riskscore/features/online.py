@@ -25,7 +25,8 @@ from riskscore.store.hashing import IdentifierHasher
 
 HashPair = tuple[str, str]
 ONBOARDING_FEATURES: list[str] = [*APPLICATION_FEATURES, *VELOCITY_FEATURES]
-"""Features frozen at signup, kept with the account in the store."""
+"""Features frozen at signup (the application's own and the signup velocity before it),
+kept with the account in the store, so later scores reuse them."""
 
 
 def velocity_features(velocity: queries.SignupVelocity) -> dict[str, float]:
@@ -42,17 +43,20 @@ def velocity_features(velocity: queries.SignupVelocity) -> dict[str, float]:
     }
 
 
-def onboarding_features(session: Session, account: Mapping[str, Any],
-                        signup: Mapping[str, Any], hasher: IdentifierHasher,
-                        as_of: datetime) -> dict[str, float]:
-    """What is frozen at signup: the application's features and the signup velocity before it.
-    The store keeps this dict with the account, so later scores reuse it."""
-    features = application_features(account, signup)
+def application_store_features(session: Session, account: Mapping[str, Any],
+                               signup: Mapping[str, Any], hasher: IdentifierHasher,
+                               as_of: datetime) -> dict[str, float]:
+    """What a new application's features read from the store: the signup velocity before
+    it and its links to stored accounts. The rest (:func:`application_features`) depends on
+    the application alone, so a writer computes it before taking the store's write lock."""
     ip = signup.get("ip")
     velocity = queries.signup_velocity(session, hasher.hash("device", signup.get("device_id")),
                                        hasher.hash("ip", ip), hasher.hash("ip24", ip), as_of)
-    features.update(velocity_features(velocity))
-    return {k: float(v) for k, v in features.items()}
+    features = {k: float(v) for k, v in velocity_features(velocity).items()}
+    hashes = hasher.application(account, signup)
+    features.update(_link_features(session, hashes, as_of, lambda: queries.linked_cluster(
+        session, None, as_of, max_size=CLUSTER_MAX, seed_hashes=hashes), exclude=None))
+    return features
 
 
 def _link_features(session: Session, hashes: list[HashPair], as_of: datetime,
@@ -107,12 +111,13 @@ def new_application_activity() -> dict[str, float]:
 
 def application_online_features(session: Session, account: Mapping[str, Any],
                                 signup: Mapping[str, Any], hasher: IdentifierHasher,
-                                as_of: datetime) -> dict[str, float]:
-    """Every feature of a new application, before it is recorded in the store."""
-    features = onboarding_features(session, account, signup, hasher, as_of)
-    hashes = hasher.application(account, signup)
-    features.update(_link_features(session, hashes, as_of, lambda: queries.linked_cluster(
-        session, None, as_of, max_size=CLUSTER_MAX, seed_hashes=hashes), exclude=None))
+                                as_of: datetime,
+                                own: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Every feature of a new application, before it is recorded in the store. ``own``:
+    its :func:`application_features`, when already computed (outside the write lock)."""
+    features = {k: float(v) for k, v in
+                (own if own is not None else application_features(account, signup)).items()}
+    features.update(application_store_features(session, account, signup, hasher, as_of))
     features.update(new_application_activity())
     return features
 

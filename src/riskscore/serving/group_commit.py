@@ -10,6 +10,8 @@ latency is what it was; at saturation the shared work is paid once a group.
 
 An application that fails (an existing account id, bad data) would roll back its whole
 group: the group is then scored again one application at a time, so only that one fails.
+A group whose decisions could not be logged is recorded already: each of its callers gets
+that error.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from riskscore.contracts import Application, Decision
-from riskscore.scoring import Scorer
+from riskscore.scoring import DecisionsNotLogged, Scorer
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,10 @@ class ApplicationGroups:
         try:
             decisions = self.scorer.score_applications([p.application for p in group],
                                                        group[0].actor)
+        except DecisionsNotLogged as exc:  # recorded: scoring them again would conflict
+            for pending in group:
+                self._deliver(pending, None, exc)
+            return
         except Exception as exc:
             if len(group) > 1:  # find which one failed: each alone, so the others go on
                 for pending in group:

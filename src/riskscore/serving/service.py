@@ -27,7 +27,7 @@ from pydantic import Field
 from starlette.requests import Request
 
 from riskscore.contracts import Application, Decision
-from riskscore.scoring import Scorer
+from riskscore.scoring import DecisionsNotLogged, Scorer
 from riskscore.serving.auth import GuardMiddleware, KeyRing
 from riskscore.serving.group_commit import ApplicationGroups
 from riskscore.settings import Settings, get_settings
@@ -83,6 +83,13 @@ def _caller(ctx: bentoml.Context) -> str:
 def _not_ready() -> bentoml.exceptions.ServiceUnavailable:
     return bentoml.exceptions.ServiceUnavailable(
         f"riskscore is not ready: {RUNTIME.error or 'still loading'}")
+
+
+def _not_logged(exc: DecisionsNotLogged, then: str) -> bentoml.exceptions.ServiceUnavailable:
+    """503 for decisions the audit log did not take: none is returned unlogged. BentoML
+    answers a 5xx with a generic message, so what to do next goes to the server log."""
+    log.error("%s; %s", exc, then, exc_info=exc.__cause__)
+    return bentoml.exceptions.ServiceUnavailable(f"{exc}; {then}")
 
 
 SCORING_ROUTES = ("/score_application", "/score_account", "/score_accounts")
@@ -172,6 +179,9 @@ class RiskScore:
                 "/score_account", error_code=HTTPStatus.CONFLICT) from exc
         except InvalidData as exc:
             raise bentoml.exceptions.InvalidArgument(str(exc)) from exc
+        except DecisionsNotLogged as exc:
+            raise _not_logged(exc, "the application is recorded; rescore it with "
+                                   "/score_account") from exc
 
     @bentoml.api(route="/score_account")
     def score_account(self, account_id: AccountId, ctx: bentoml.Context) -> Decision:
@@ -183,6 +193,8 @@ class RiskScore:
         except AccountNotFound as exc:
             raise bentoml.exceptions.NotFound(f"account_id {account_id!r} is not in the store"
                                               ) from exc
+        except DecisionsNotLogged as exc:
+            raise _not_logged(exc, "try again") from exc
 
     @bentoml.api(route="/score_accounts", batchable=True, max_batch_size=MAX_BATCH,
                  max_latency_ms=BATCH_MAX_LATENCY_MS)
@@ -197,6 +209,8 @@ class RiskScore:
             return RUNTIME.scorer.score_accounts(account_ids, "batch")
         except AccountNotFound as exc:
             raise bentoml.exceptions.NotFound(str(exc)) from exc
+        except DecisionsNotLogged as exc:
+            raise _not_logged(exc, "try again") from exc
 
 
 _settings = get_settings()
