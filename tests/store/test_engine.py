@@ -120,3 +120,17 @@ def test_a_large_cache_engine_pools_one_warm_connection(tmp_path):
     stop.set()
     with make_engine(url).connect() as default:
         assert default.execute(text("PRAGMA cache_size")).scalar() == -64 * 1024
+
+
+def test_one_checkpointer_per_store_file_and_another_takes_over(tmp_path):
+    """Each service worker starts a checkpoint thread; only one of them checkpoints at a
+    time, and when its process goes (its lock file closed) another takes over."""
+    from riskscore.store.engine import _CheckpointOwner
+
+    path = str(tmp_path / "store.db-checkpoint.lock")
+    first, second = _CheckpointOwner(path), _CheckpointOwner(path)
+    assert first.claim() and first.claim()
+    assert not second.claim()
+    first.close()
+    assert second.claim()
+    second.close()

@@ -153,8 +153,11 @@ def checkpoint_in_background(engine: Engine, every_seconds: float, autocheckpoin
         # Its own connection, outside the engine's pool (the pooled ones are the writers').
         raw = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
         finished = -1  # WAL size when the last locked pass ended: nothing new since
-        with closing(raw):
+        owner = _CheckpointOwner(f"{database}-checkpoint.lock")
+        with closing(raw), closing(owner):
             while not stop.wait(every_seconds):
+                if not owner.claim():  # another process (service worker) checkpoints
+                    continue
                 try:
                     _busy, frames, _copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)"
                                                          ).fetchone()
@@ -167,6 +170,30 @@ def checkpoint_in_background(engine: Engine, every_seconds: float, autocheckpoin
 
     threading.Thread(target=run, name="wal-checkpoint", daemon=True).start()
     return stop
+
+
+class _CheckpointOwner:
+    """One checkpointing thread per SQLite file: several service workers each start one,
+    and two passes over the same WAL would only repeat each other's work and syncs (with
+    two workers each spent ~8% of its samples there). The first to take a non-blocking
+    ``flock`` on ``path`` keeps it while its process lives; the others try again at each
+    tick, so one takes over when the owner's process exits."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._owned = False
+
+    def claim(self) -> bool:
+        if not self._owned:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            self._owned = True
+        return True
+
+    def close(self) -> None:
+        os.close(self._fd)  # releases the lock
 
 
 class WriteLock:
