@@ -96,7 +96,7 @@ def test_batch_endpoint(client: httpx.Client, sim_dir: Path) -> None:
     assert all(0.0 <= d["score"] <= 1.0 for d in decisions)
 
 
-def test_concurrent_applications_each_answered_and_seen_by_later_ones(base_url: str) -> None:
+def _concurrent_applications(base_url: str, prefix: str) -> None:
     """Concurrent callers (grouped into shared transactions by the service): every one
     gets its own decision or its own 409, and each application's velocity counts exactly
     the applications from its device recorded before it (and created before it: features
@@ -107,8 +107,8 @@ def test_concurrent_applications_each_answered_and_seen_by_later_ones(base_url: 
 
     from riskscore.store.engine import make_engine
 
-    ids = [f"acct_e2e_conc_{i:03d}" for i in range(24)]
-    bodies = [application_body(i, **{"signup.device_id": "dev_e2e_concurrent"})
+    ids = [f"{prefix}_{i:03d}" for i in range(24)]
+    bodies = [application_body(i, **{"signup.device_id": f"dev_{prefix}"})
               for i in [*ids, ids[3]]]  # ids[3] twice: one of the two is a conflict
 
     def post(body: dict) -> httpx.Response:
@@ -122,7 +122,32 @@ def test_concurrent_applications_each_answered_and_seen_by_later_ones(base_url: 
     with make_engine().connect() as conn:
         recorded = conn.execute(text(
             "SELECT created_at, json_extract(onboarding_features, '$.signups_same_device_1d') "
-            "FROM accounts WHERE account_id LIKE 'acct_e2e_conc_%' ORDER BY rowid")).all()
+            f"FROM accounts WHERE account_id LIKE '{prefix}_%' ORDER BY rowid")).all()
+    assert len(recorded) == len(ids)
     assert [int(n) for _, n in recorded] == [
         sum(earlier < created for earlier, _ in recorded[:i])
         for i, (created, _) in enumerate(recorded)]
+
+
+def test_concurrent_applications_each_answered_and_seen_by_later_ones(base_url: str) -> None:
+    _concurrent_applications(base_url, "acct_e2e_conc")
+
+
+def test_two_workers_are_ready_together_and_write_one_at_a_time(
+        base_url: str, tmp_path: Path) -> None:
+    """Two worker processes on one SQLite store: ``/readyz`` answers 200 only once both
+    have loaded, and concurrent applications spread over both see each other exactly."""
+    from riskscore.settings import get_settings
+
+    try:
+        process, base = start_service({**os.environ, "RISKSCORE_SERVING_WORKERS": "2"},
+                                      tmp_path / "serve.log", READY_TIMEOUT_S)
+    except ServiceFailed as exc:
+        pytest.fail(str(exc))
+    try:
+        marks = [p for d in (get_settings().home / "run").glob(f"ready-{process.pid}")
+                 for p in d.iterdir()]
+        assert len(marks) == 2  # both workers marked ready before /readyz said so
+        _concurrent_applications(base, "acct_e2e_two")
+    finally:
+        stop_service(process)

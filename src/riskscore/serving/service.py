@@ -6,7 +6,8 @@
 - ``POST /score_accounts``: many account ids at once (adaptive batching).
 - ``POST /stripe/webhooks``: Stripe Connect events into the store (signature-checked);
   events that move risk rescore the account and hand the decision to Stripe actions.
-- ``/livez``, ``/readyz`` (ready once model, policy and store are loaded), ``/metrics``
+- ``/livez``, ``/readyz`` (ready once model, policy and store are loaded in every
+  worker), ``/metrics``
   (Prometheus), ``/docs`` (OpenAPI).
 
 Every scoring call needs an API key (``RISKSCORE_API_KEYS``). When the model cannot
@@ -30,6 +31,7 @@ from riskscore.contracts import Application, Decision
 from riskscore.scoring import DecisionsNotLogged, Scorer
 from riskscore.serving.auth import GuardMiddleware, KeyRing
 from riskscore.serving.group_commit import ApplicationGroups
+from riskscore.serving.readiness import WorkerReadiness
 from riskscore.settings import Settings, get_settings
 from riskscore.store.engine import SQLITE_CACHE_MIB, warm_cache
 from riskscore.store.errors import AccountNotFound, DuplicateAccount, InvalidData
@@ -53,6 +55,7 @@ req/s collected 0-8 objects), but each pass walks everything allocated since sta
 class Runtime:
     """What the service instance loaded; shared with the mounted webhook app."""
 
+    readiness: WorkerReadiness | None = None
     scorer: Scorer | None = None
     groups: ApplicationGroups | None = None
     webhooks: Any = None
@@ -133,6 +136,8 @@ class RiskScore:
         # for ~300 ms every few seconds (one in-process: 294 ms, frozen 22 ms).
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
+        RUNTIME.readiness = WorkerReadiness(settings.home / "run", settings.serving_workers)
+        RUNTIME.readiness.mark()
 
     @staticmethod
     def _wire_stripe(settings) -> None:
@@ -157,13 +162,17 @@ class RiskScore:
         """Score the applications already queued; hand the start-up objects back to the
         collector, so the interpreter's exit frees them (extension modules report what is
         still alive then as leaked)."""
+        if RUNTIME.readiness is not None:
+            RUNTIME.readiness.clear()
         if RUNTIME.groups is not None:
             RUNTIME.groups.close()
             RUNTIME.groups = None
         gc.unfreeze()
 
     def __is_ready__(self) -> bool:
-        return RUNTIME.scorer is not None
+        """Model, policy and store loaded, in this worker and every other one."""
+        return (RUNTIME.scorer is not None and RUNTIME.readiness is not None
+                and RUNTIME.readiness.all_ready())
 
     @bentoml.api(route="/score_application")
     async def score_application(self, application: Application, /,
