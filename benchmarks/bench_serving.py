@@ -272,6 +272,8 @@ def _profile(env: dict[str, str], calls: int = 300) -> dict[str, float]:
 
 
 def main() -> dict[str, object]:
+    from riskscore.settings import Settings
+
     accounts = int(os.environ.get("RISKSCORE_BENCH_ACCOUNTS", "1000000"))
     data = simulated_portfolio(accounts)
     db, load_seconds = _store(accounts, data)
@@ -298,7 +300,7 @@ def main() -> dict[str, object]:
               "throughput": many["scores_per_s"] >= TARGET_THROUGHPUT}
     result = {"accounts": accounts, "store_load_seconds": load_seconds,
               "page_cache_warm_seconds": warm_seconds,
-              "workers": int(env.get("RISKSCORE_SERVING_WORKERS", "1")),
+              "workers": Settings().serving_workers,  # the service's, from the same env
               "targets": {"p50_ms": TARGET_P50_MS, "p99_ms": TARGET_P99_MS,
                           "scores_per_s_32_clients": TARGET_THROUGHPUT},
               **results, "load_average_before": [round(x, 2) for x in load_before],

@@ -10,6 +10,7 @@ import bentoml
 
 from riskscore.contracts import Action, Application, Decision, Reason, RiskLevel
 from riskscore.serving.auth import GuardMiddleware, KeyRing
+from riskscore.serving.connections import KeepAliveLimit
 from riskscore.serving.service import service_config
 from riskscore.settings import get_settings
 
@@ -33,3 +34,4 @@ class Floor:
 _settings = get_settings()
 Floor.add_asgi_middleware(GuardMiddleware, keys=KeyRing(_settings.api_keys),
                           max_bytes=_settings.max_request_bytes)
+Floor.add_asgi_middleware(KeepAliveLimit, requests=_settings.serving_keepalive_requests)

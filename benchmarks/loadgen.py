@@ -27,6 +27,7 @@ class Connection:
                  host: str, headers: dict[str, str]) -> None:
         self.reader, self.writer = reader, writer
         self.head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": host, **headers}.items())
+        self.closing = False  # the server said ``Connection: close``: open another
 
     @classmethod
     async def open(cls, host: str, port: int, headers: dict[str, str]) -> Connection:
@@ -43,6 +44,7 @@ class Connection:
         status = int(lines[0].split(" ", 2)[1])
         headers = {k.strip().lower(): v.strip() for k, _, v in
                    (line.partition(":") for line in lines[1:] if line)}
+        self.closing = headers.get("connection", "").lower() == "close"
         if "content-length" in headers:
             return status, await self.reader.readexactly(int(headers["content-length"]))
         if headers.get("transfer-encoding") == "chunked":
@@ -118,7 +120,10 @@ async def open_loop(host: str, port: int, headers: dict[str, str], path: str, bo
             conn.close()
             return
         out.add(status, (time.perf_counter() - scheduled) * 1000, _items(status, answer))
-        idle.append((time.perf_counter(), conn))
+        if conn.closing:
+            conn.close()
+        else:
+            idle.append((time.perf_counter(), conn))
 
     started = time.perf_counter()
     tasks = []
@@ -145,6 +150,9 @@ async def closed_loop(host: str, port: int, headers: dict[str, str], path: str, 
         conn = await Connection.open(host, port, headers)
         try:
             while time.perf_counter() < deadline:
+                if conn.closing:  # as an HTTP client pool would: reconnect
+                    conn.close()
+                    conn = await Connection.open(host, port, headers)
                 sent = time.perf_counter()
                 status, answer = await conn.post(path, body(next(counter)))
                 out.add(status, (time.perf_counter() - sent) * 1000, _items(status, answer))

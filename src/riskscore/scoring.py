@@ -33,6 +33,7 @@ from riskscore.store.engine import (
     SQLITE_CACHE_MIB,
     WriteLock,
     checkpoint_in_background,
+    lock_application_writers,
     make_engine,
     session_factory,
 )
@@ -181,6 +182,7 @@ class Scorer:
         own = [application_features(account, signup) for account, signup in records]
         rows: list[Features] = []
         with self.write_lock(), self.sessions() as session, session.begin():
+            lock_application_writers(session)
             for (account, signup), features in zip(records, own, strict=True):
                 features = application_online_features(session, account, signup, self.hasher,
                                                        account["created_at"], own=features)

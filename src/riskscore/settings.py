@@ -44,9 +44,14 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         262_144, ge=1024, description="Largest scoring request body accepted (larger: 413).")
     serving_workers: int = Field(
-        1, ge=1, description="Worker processes of the scoring service. Scoring transactions "
-        "queue on one write lock (SQLite: across processes), so extra workers overlap only "
-        "HTTP, validation and encoding with the scoring of another request.")
+        2, ge=1, description="Worker processes of the scoring service (one a core). New "
+        "applications are recorded one transaction at a time across them (SQLite: a write "
+        "lock on the file; PostgreSQL: an advisory lock), so each sees every one before it; "
+        "HTTP, validation, the model and the policy run in parallel.")
+    serving_keepalive_requests: int = Field(
+        100, ge=0, description="Mean number of requests a keep-alive connection to the "
+        "scoring service serves before the service closes it (0: never), so connections "
+        "that all landed on one worker spread over the workers as clients reconnect.")
     serving_max_group: int = Field(
         16, ge=1, le=256, description="Most new applications the service scores in one "
         "transaction (group commit: those waiting when the scorer frees up; one at a time "
@@ -55,7 +60,8 @@ class Settings(BaseSettings):
         4096, ge=2, description="SQLite page cache of the service's store connection (MiB), "
         "filled at start-up with the indexes scoring reads (readiness waits: ~11-13 s and "
         "~2.1 GB of RSS at 1M accounts), so lookups never wait for the disk. 64 or less: SQLite's "
-        "usual cache, no warm-up.")
+        "usual cache, no warm-up. With several workers each keeps at most 256 MiB (another "
+        "worker's commit empties the cache: serving.service.store_cache_mib).")
     serving_access_log: bool = Field(
         False, description="BentoML's access log line per request (the audit log in the "
         "store records every decision either way; the line costs ~1 ms of the service's "

@@ -200,6 +200,17 @@ def test_access_log_and_tracing_of_scoring_routes_are_off_unless_asked_for() -> 
     quiet = service_config(Settings())
     assert quiet["logging"]["access"]["enabled"] is False
     assert set(quiet["tracing"]["excluded_urls"]) == set(SCORING_ROUTES)
-    assert quiet["workers"] == 1 and quiet["traffic"]["max_concurrency"] == 512
+    assert quiet["workers"] == 2 and quiet["traffic"]["max_concurrency"] == 512
     loud = service_config(Settings(serving_access_log=True, serving_tracing=True))
     assert loud["logging"]["access"]["enabled"] is True and "tracing" not in loud
+
+
+def test_several_workers_keep_a_small_store_cache() -> None:
+    """Another worker's commit empties a SQLite connection's cache: with several workers a
+    large warmed one would only be lost, and cost its reset."""
+    from riskscore.serving.service import SHARED_STORE_CACHE_MIB, store_cache_mib
+    from riskscore.settings import Settings
+
+    assert store_cache_mib(Settings(serving_workers=1)) == 4096
+    assert store_cache_mib(Settings(serving_workers=2)) == SHARED_STORE_CACHE_MIB
+    assert store_cache_mib(Settings(serving_workers=2, serving_store_cache_mib=64)) == 64

@@ -134,3 +134,30 @@ def test_one_checkpointer_per_store_file_and_another_takes_over(tmp_path):
     first.close()
     assert second.claim()
     second.close()
+
+
+@pytest.mark.postgres
+def test_application_writers_queue_on_postgresql(engine) -> None:
+    """The advisory lock of ``lock_application_writers``: a second writer's transaction
+    waits for the first one's commit (SQLite writers queue on ``WriteLock`` instead)."""
+    import threading
+
+    from riskscore.store.engine import lock_application_writers, session_factory
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite writers queue on WriteLock")
+    sessions = session_factory(engine)
+    acquired = threading.Event()
+
+    def second() -> None:
+        with sessions() as s, s.begin():
+            lock_application_writers(s)
+            acquired.set()
+
+    with sessions() as first, first.begin():
+        lock_application_writers(first)
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert not acquired.wait(0.5)  # held by the first transaction
+    assert acquired.wait(5)  # released by its commit
+    thread.join(5)

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from riskscore.contracts import Application, Decision
 from riskscore.scoring import DecisionsNotLogged, Scorer
 from riskscore.serving.auth import GuardMiddleware, KeyRing
+from riskscore.serving.connections import KeepAliveLimit
 from riskscore.serving.group_commit import ApplicationGroups
 from riskscore.serving.readiness import WorkerReadiness
 from riskscore.settings import Settings, get_settings
@@ -50,6 +51,34 @@ GC_THRESHOLDS = (700, 10, 100)
 generation's instead of 10. Requests make no cycles worth a pass (a full pass at 100
 req/s collected 0-8 objects), but each pass walks everything allocated since start-up,
 20-30 ms at 1M: every 2 s by default, the p99's worst pauses."""
+
+
+SHARED_STORE_CACHE_MIB = 256
+"""SQLite page cache of each worker's store connection when several workers write."""
+
+
+def _server_workers(settings: Settings) -> int:
+    """Workers of the server this instance runs in: one in-process (a test's ASGI client),
+    where BentoML's server has not numbered it."""
+    from bentoml._internal.context import server_context
+
+    return settings.serving_workers if server_context.worker_index is not None else 1
+
+
+def store_cache_mib(settings: Settings) -> int:
+    """The page cache of this worker's store connection (MiB).
+
+    SQLite drops a connection's whole page cache when another connection has written since
+    its last transaction. With several workers each commit of one empties the others'
+    caches, so a large warmed cache is lost at once, and the larger it is the longer the
+    reset takes (at 1M, a group of 16 applications held the write lock 1.9 ms an
+    application after another writer's commit with 4 GiB, 1.1-1.3 ms with 128-256 MiB).
+    One worker keeps ``serving_store_cache_mib``; several keep a small one that holds the
+    indexes' upper levels between commits.
+    """
+    if settings.serving_workers == 1:
+        return settings.serving_store_cache_mib
+    return min(settings.serving_store_cache_mib, SHARED_STORE_CACHE_MIB)
 
 
 class Runtime:
@@ -117,10 +146,11 @@ class RiskScore:
     def __init__(self) -> None:
         settings = get_settings()
         try:
+            cache_mib = store_cache_mib(settings)
             scorer = Scorer.from_settings(settings, shadow=settings.shadow_challenger,
-                                          cache_mib=settings.serving_store_cache_mib)
+                                          cache_mib=cache_mib)
             scorer.checkpoint_in_background()  # before warm_cache: it reopens connections
-            if settings.serving_store_cache_mib > SQLITE_CACHE_MIB:
+            if cache_mib > SQLITE_CACHE_MIB:
                 seconds = warm_cache(scorer.engine, STORE_TABLES)
                 log.info("store indexes read into the page cache in %.1f s", seconds)
         except Exception as exc:  # not ready; /readyz says so and scoring answers 503
@@ -136,7 +166,7 @@ class RiskScore:
         # for ~300 ms every few seconds (one in-process: 294 ms, frozen 22 ms).
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
-        RUNTIME.readiness = WorkerReadiness(settings.home / "run", settings.serving_workers)
+        RUNTIME.readiness = WorkerReadiness(settings.home / "run", _server_workers(settings))
         RUNTIME.readiness.mark()
 
     @staticmethod
@@ -225,4 +255,5 @@ class RiskScore:
 _settings = get_settings()
 RiskScore.add_asgi_middleware(GuardMiddleware, keys=KeyRing(_settings.api_keys),
                               max_bytes=_settings.max_request_bytes)
+RiskScore.add_asgi_middleware(KeepAliveLimit, requests=_settings.serving_keepalive_requests)
 RiskScore.mount_asgi_app(stripe_webhooks, path="/stripe")

@@ -172,6 +172,23 @@ def checkpoint_in_background(engine: Engine, every_seconds: float, autocheckpoin
     return stop
 
 
+APPLICATION_WRITERS_KEY = 0x72736B617070  # "rskapp"
+"""PostgreSQL advisory lock key of the transactions that record new applications."""
+
+
+def lock_application_writers(session: Session) -> None:
+    """Queue the transactions that read a new application's store features and record it,
+    so each sees every application committed before it, whichever process wrote it. On
+    SQLite such transactions already hold the database's one write lock (``BEGIN
+    IMMEDIATE`` under :class:`WriteLock`); on PostgreSQL they take a transaction-scoped
+    advisory lock (released at commit or rollback): without it, two service workers'
+    applications sharing a device or an email in flight at once would miss each other."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                     {"key": APPLICATION_WRITERS_KEY})
+
+
 class _CheckpointOwner:
     """One checkpointing thread per SQLite file: several service workers each start one,
     and two passes over the same WAL would only repeat each other's work and syncs (with
