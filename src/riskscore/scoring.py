@@ -15,6 +15,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,6 +61,35 @@ class DecisionsNotLogged(RuntimeError):
         self.account_ids = list(account_ids)
         super().__init__(f"the decisions on {len(self.account_ids)} account(s) could not be "
                          f"written to the audit log: {', '.join(self.account_ids[:5])}")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """New applications recorded in the store, with the features they were recorded with,
+    not decided on yet (``Scorer.record_applications``)."""
+
+    account_ids: list[str]
+    features: list[Features]
+    created_at: list[datetime]
+
+    def __add__(self, other: Recorded) -> Recorded:
+        return Recorded(self.account_ids + other.account_ids, self.features + other.features,
+                        self.created_at + other.created_at)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """Decisions and the audit rows that log them, not written yet
+    (``Scorer.decisions_for``)."""
+
+    decisions: list[Decision]
+    audit: list[dict[str, Any]]
+
+
+def _log(session: Session, decided: Sequence[Decided]) -> None:
+    rows = [row for d in decided for row in d.audit]
+    if rows:
+        insert_rows(session.connection(), table_of(DecisionRow), rows)
 
 
 @dataclass(frozen=True)
@@ -168,20 +198,32 @@ class Scorer:
         features see the applications before it, exactly as one call each would, and the
         group shares one model call, one audit insert and its commits.
 
-        Only what depends on the store holds the write lock (the store's features and the
-        recording, one transaction); hashing and the application's own features come
-        before it, and the model, policy and reasons after, so another worker process
-        writes meanwhile. The decisions are then logged in a second transaction, before
-        they are returned.
+        :meth:`record_applications`, then :meth:`decide_recorded`: only what depends on
+        the store holds the write lock, so another worker process writes meanwhile.
 
         All or nothing: on any error recording the group (``store.errors.DuplicateAccount``,
         ``InvalidData``) nothing of it is written. Raises :class:`DecisionsNotLogged` when
         the group is recorded but its decisions could not be logged.
         """
+        return self.decide_recorded(self.record_applications(applications), actor)
+
+    def record_applications(self, applications: Sequence[Application],
+                            log: Sequence[Decided] = ()) -> Recorded:
+        """Record new applications in one transaction, each with its features as of its
+        creation (the applications before it included); they are not decided yet. ``log``:
+        earlier decisions written to the audit log in the same transaction (one commit
+        instead of two under load).
+
+        Hashing and the applications' own features come before the write lock; the
+        store's features (duplicates, cluster, velocity) and the recording hold it. Raises
+        as :meth:`score_applications` does; on an error nothing is written, ``log``
+        included.
+        """
         records = [application.to_records(self.hasher) for application in applications]
         own = [application_features(account, signup) for account, signup in records]
         rows: list[Features] = []
         with self.write_lock(), self.sessions() as session, session.begin():
+            _log(session, log)
             lock_application_writers(session)
             for (account, signup), features in zip(records, own, strict=True):
                 features = application_online_features(session, account, signup, self.hasher,
@@ -191,8 +233,22 @@ class Scorer:
                                                          for k in ONBOARDING_FEATURES},
                                     savepoint=False)  # any error rolls the group back
                 rows.append(features)
-        return self._decide_and_log([a.account_id for a in applications], rows,
-                                    [account["created_at"] for account, _ in records], actor)
+        return Recorded([a.account_id for a in applications], rows,
+                        [account["created_at"] for account, _ in records])
+
+    def decide_recorded(self, recorded: Recorded, actor: str) -> list[Decision]:
+        """Decisions on recorded applications (model, policy, reasons outside the write
+        lock), logged in the audit log before they are returned; raises
+        :class:`DecisionsNotLogged` when the log refuses them."""
+        decided = self.decisions_for(recorded, actor)
+        self.log_decisions([decided])
+        return decided.decisions
+
+    def decisions_for(self, recorded: Recorded, actor: str) -> Decided:
+        """Decisions on recorded applications and their audit rows, not logged yet: for a
+        caller that logs them with its next :meth:`record_applications`."""
+        return self._decided(recorded.account_ids, recorded.features, recorded.created_at,
+                             actor)
 
     def score_account(self, account_id: str, actor: str,
                       as_of: datetime | None = None) -> Decision:
@@ -228,9 +284,16 @@ class Scorer:
 
     def _decide_and_log(self, account_ids: Sequence[str], rows: Sequence[Features],
                         scored_at: Sequence[datetime], actor: str) -> list[Decision]:
-        """Decisions for the rows, written to the audit log before they are returned.
-        Scored on one thread: online, the other cores serve requests (a second LightGBM
-        thread made a group of 16 applications ~30% dearer on two busy cores)."""
+        """Decisions for the rows, written to the audit log before they are returned."""
+        decided = self._decided(account_ids, rows, scored_at, actor)
+        self.log_decisions([decided])
+        return decided.decisions
+
+    def _decided(self, account_ids: Sequence[str], rows: Sequence[Features],
+                 scored_at: Sequence[datetime], actor: str) -> Decided:
+        """Decisions for the rows and their audit rows, nothing written. Scored on one
+        thread: online, the other cores serve requests (a second LightGBM thread made a
+        group of 16 applications ~30% dearer on two busy cores)."""
         decisions = self._decisions(account_ids, rows, scored_at, threads=1)
         if self.challenger is not None:
             decisions = [d.model_copy(update={"shadow": shadow}) for d, shadow in
@@ -244,12 +307,17 @@ class Scorer:
             "model_version": d.model_version or "unavailable",
             "policy_version": d.policy_version, "shadow": d.shadow}
             for a, f, d in zip(account_ids, rows, decisions, strict=True)]
+        return Decided(decisions, audit)
+
+    def log_decisions(self, decided: Sequence[Decided]) -> None:
+        """Write decisions to the audit log in one transaction; raises
+        :class:`DecisionsNotLogged` (nothing written) when the log refuses them."""
         try:
             with self.write_lock(), self.sessions() as session, session.begin():
-                insert_rows(session.connection(), table_of(DecisionRow), audit)
+                _log(session, decided)
         except Exception as exc:
-            raise DecisionsNotLogged(account_ids) from exc
-        return decisions
+            raise DecisionsNotLogged([d.account_id for x in decided for d in x.decisions]
+                                     ) from exc
 
     def _shadow(self, rows: Sequence[Features]) -> list[dict[str, object]]:
         """The challenger's score and action for each row (logged, never acted on)."""

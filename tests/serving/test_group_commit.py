@@ -28,10 +28,10 @@ class GatedScorer(Scorer):
         super().__init__(make_engine(url), None, load_policy())
         self.gate, self.groups = threading.Event(), []
 
-    def score_applications(self, applications, actor):
+    def record_applications(self, applications, log=()):
         self.groups.append(len(applications))
         self.gate.wait(10)
-        return super().score_applications(applications, actor)
+        return super().record_applications(applications, log)
 
 
 @pytest.fixture
@@ -114,3 +114,69 @@ def test_a_group_whose_decisions_are_not_logged_is_not_scored_again(
     groups.close()
     assert all(isinstance(a, DecisionsNotLogged) for a in answers)
     assert scorer.groups == [1, 3]
+
+
+class SteppedScorer(Scorer):
+    """Records each call's applications and how many earlier decisions it logged; the
+    second recording waits for ``second``, the first decisions for ``decide``."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(make_engine(url), None, load_policy())
+        self.calls: list[tuple[list[str], int]] = []
+        self.second, self.decide, self.deciding = (threading.Event() for _ in range(3))
+
+    def record_applications(self, applications, log=()):
+        self.calls.append(([a.account_id for a in applications],
+                           sum(len(d.decisions) for d in log)))
+        if len(self.calls) == 2:
+            self.second.wait(10)
+        return super().record_applications(applications, log)
+
+    def decisions_for(self, recorded, actor):
+        if not self.deciding.is_set():
+            self.deciding.set()
+            self.decide.wait(10)
+        return super().decisions_for(recorded, actor)
+
+
+@pytest.mark.parametrize("third", ["acct_gc_s3", "acct_gc_s1"])  # new, or the first's id
+def test_decisions_are_logged_by_the_next_recording(tmp_path: Path, third: str) -> None:
+    """Decisions made while another group records ride on the next recording transaction
+    (one commit for both); when that transaction fails, they are logged alone and only
+    the failing application fails."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    scorer = SteppedScorer(url)
+    groups = ApplicationGroups(scorer, max_group=16)
+
+    async def wait_for(condition) -> None:
+        for _ in range(1000):
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("timed out")
+
+    async def run() -> list[object]:
+        first = asyncio.ensure_future(groups.score(_app("acct_gc_s1"), "t"))
+        await wait_for(scorer.deciding.is_set)  # recorded, its decision held
+        second = asyncio.ensure_future(groups.score(_app("acct_gc_s2"), "t"))
+        await wait_for(lambda: len(scorer.calls) == 2)  # the second recording waits
+        scorer.decide.set()  # the first decision now waits for the recording thread
+        last = asyncio.ensure_future(groups.score(_app(third), "t"))
+        await asyncio.sleep(0.2)
+        scorer.second.set()
+        return await asyncio.gather(first, second, last, return_exceptions=True)
+
+    answers = asyncio.run(run())
+    groups.close()
+    assert scorer.calls[:3] == [(["acct_gc_s1"], 0), (["acct_gc_s2"], 0), ([third], 1)]
+    assert [a.account_id for a in answers[:2]] == ["acct_gc_s1", "acct_gc_s2"]
+    with scorer.engine.connect() as conn:
+        logged = conn.execute(text("SELECT account_id FROM decisions ORDER BY 1")).scalars()
+        logged = list(logged)
+    if third == "acct_gc_s3":
+        assert answers[2].account_id == third and logged == ["acct_gc_s1", "acct_gc_s2", third]
+    else:  # the carrying transaction failed: the decision it carried was logged alone
+        assert isinstance(answers[2], DuplicateAccount)
+        assert scorer.calls[3] == ([third], 0)
+        assert logged == ["acct_gc_s1", "acct_gc_s2"]

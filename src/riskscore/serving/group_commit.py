@@ -1,17 +1,22 @@
 """Group commit for new applications: those waiting when the scorer frees up go together.
 
-Scoring an application is one write transaction, and the store takes one writer at a
+Recording an application is one write transaction, and the store takes one writer at a
 time. Under load, requests queue for that writer anyway; here the queue is explicit, and
-one scoring thread takes every application waiting (up to ``max_group``) into one
-``Scorer.score_applications`` call: one transaction, one model call, one audit insert,
-one commit for all of them. Each application's features still see every application
-before it, as one call each would. Below saturation a group is one application, so
-latency is what it was; at saturation the shared work is paid once a group.
+one recording thread takes every application waiting (up to ``max_group``) into one
+``Scorer.record_applications`` call: one transaction, one commit for all of them. Each
+application's features still see every application before it, as one call each would.
+A deciding thread takes every recorded group waiting into one ``Scorer.decisions_for``
+call (one model call) while the recording thread goes back to the store, and hands the
+decisions back to the recording thread, whose next transaction logs them: at saturation
+one commit records a group and logs the one before it. The callers get their decisions
+once that transaction has committed. Below saturation a group is one application, logged
+in a transaction of its own right after it is decided.
 
-An application that fails (an existing account id, bad data) would roll back its whole
-group: the group is then scored again one application at a time, so only that one fails.
-A group whose decisions could not be logged is recorded already: each of its callers gets
-that error.
+An application that fails to record (an existing account id, bad data) would roll back
+its whole transaction: the decisions it carried are then logged alone, and the group is
+recorded again one application at a time, so only that one fails. Decisions the audit log
+refuses are not returned: their callers get ``DecisionsNotLogged``, and their
+applications stay recorded.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from riskscore.contracts import Application, Decision
-from riskscore.scoring import DecisionsNotLogged, Scorer
+from riskscore.scoring import Decided, Recorded, Scorer
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,26 @@ class _Pending:
     future: asyncio.Future[Decision]
 
 
+@dataclass(frozen=True)
+class _Group:
+    """Pending applications recorded together, waiting for their decisions."""
+
+    pending: list[_Pending]
+    recorded: Recorded
+
+
+@dataclass(frozen=True)
+class _Unlogged:
+    """Decisions made, waiting for the audit log before their callers get them."""
+
+    pending: list[_Pending]
+    decided: Decided
+
+
+_DECIDER_DONE = object()
+"""Put on the recording queue by the deciding thread when it stops."""
+
+
 def _settle(future: asyncio.Future[Decision], decision: Decision | None,
             error: BaseException | None) -> None:
     if future.done():  # the caller went away
@@ -48,8 +73,24 @@ def _settle(future: asyncio.Future[Decision], decision: Decision | None,
         future.set_result(decision)
 
 
+def _drain(q: queue.SimpleQueue, first, limit: int) -> tuple[list, bool]:
+    """``first`` and whatever else ``q`` holds now (up to ``limit`` items); whether the
+    stop marker (``None``) was among them."""
+    items = [first]
+    while len(items) < limit:
+        try:
+            item = q.get_nowait()
+        except queue.Empty:
+            break
+        if item is None:
+            return items, True
+        items.append(item)
+    return items, False
+
+
 class ApplicationGroups:
-    """Scores new applications on one thread, as many at a time as are waiting.
+    """Records new applications on one thread and decides on them on another, as many at
+    a time as are waiting.
 
     >>> groups = ApplicationGroups(scorer, max_group=16)   # doctest: +SKIP
     >>> decision = await groups.score(application, "onboarding")   # doctest: +SKIP
@@ -58,10 +99,15 @@ class ApplicationGroups:
     def __init__(self, scorer: Scorer, max_group: int) -> None:
         self.scorer = scorer
         self.max_group = max_group
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="application-groups",
-                                        daemon=True)
-        self._thread.start()
+        # The recording thread's queue: new applications (_Pending), decisions to log
+        # (_Unlogged), None to stop and _DECIDER_DONE once the deciding thread has stopped.
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._recorded: queue.SimpleQueue[_Group | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=target, name=name, daemon=True) for
+                         target, name in ((self._record_loop, "application-groups"),
+                                          (self._decide_loop, "application-decisions"))]
+        for thread in self._threads:
+            thread.start()
 
     async def score(self, application: Application, actor: str) -> Decision:
         """The decision on ``application``, scored with whatever else is waiting; raises
@@ -72,44 +118,92 @@ class ApplicationGroups:
         return await future
 
     def close(self, timeout: float = 10.0) -> None:
-        """Score what is already queued, then stop the thread."""
+        """Score and log what is already queued, then stop the threads."""
         self._queue.put(None)
-        self._thread.join(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
 
-    def _run(self) -> None:
-        while (first := self._queue.get()) is not None:
-            group, stop = [first], False
-            while len(group) < self.max_group:
+    def _record_loop(self) -> None:
+        stopping = False
+        while True:
+            first = self._queue.get()
+            items = [first]
+            while len(items) < 2 * self.max_group:
                 try:
-                    item = self._queue.get_nowait()
+                    items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                if item is None:
-                    stop = True
-                    break
-                group.append(item)
-            for _actor, same in itertools.groupby(group, key=lambda p: p.actor):
-                self._score(list(same))
-            if stop:
+            if None in items and not stopping:  # score what came before; the decider
+                stopping = True                  # stops once its queue is done
+                self._recorded.put(None)
+            applications = [i for i in items if isinstance(i, _Pending)]
+            unlogged = [i for i in items if isinstance(i, _Unlogged)]
+            for start in range(0, len(applications), self.max_group):
+                group = applications[start:start + self.max_group]
+                for _actor, same in itertools.groupby(group, key=lambda p: p.actor):
+                    self._record(list(same), unlogged)
+                    unlogged = []  # logged with the first group
+            if unlogged:
+                self._log_alone(unlogged)
+            if _DECIDER_DONE in items:
                 return
 
-    def _score(self, group: Sequence[_Pending]) -> None:
+    def _record(self, group: list[_Pending], unlogged: list[_Unlogged]) -> None:
         try:
-            decisions = self.scorer.score_applications([p.application for p in group],
-                                                       group[0].actor)
-        except DecisionsNotLogged as exc:  # recorded: scoring them again would conflict
-            for pending in group:
-                self._deliver(pending, None, exc)
-            return
+            recorded = self.scorer.record_applications([p.application for p in group],
+                                                       log=[u.decided for u in unlogged])
         except Exception as exc:
-            if len(group) > 1:  # find which one failed: each alone, so the others go on
+            if unlogged:  # the transaction carried decisions: log them, then try again
+                self._log_alone(unlogged)
+                self._record(group, [])
+            elif len(group) > 1:  # find which one failed: each alone, so the others go on
                 for pending in group:
-                    self._score([pending])
-                return
-            self._deliver(group[0], None, exc)
+                    self._record([pending], [])
+            else:
+                self._deliver(group[0], None, exc)
             return
-        for pending, decision in zip(group, decisions, strict=True):
-            self._deliver(pending, decision, None)
+        self._settle_logged(unlogged)
+        self._recorded.put(_Group(group, recorded))
+
+    def _log_alone(self, unlogged: list[_Unlogged]) -> None:
+        try:
+            self.scorer.log_decisions([u.decided for u in unlogged])
+        except Exception as exc:  # DecisionsNotLogged: no unlogged decision is returned
+            log.exception("decisions on %d application(s) were not logged",
+                          sum(len(u.pending) for u in unlogged))
+            for u in unlogged:
+                for p in u.pending:
+                    self._deliver(p, None, exc)
+            return
+        self._settle_logged(unlogged)
+
+    def _settle_logged(self, logged: list[_Unlogged]) -> None:
+        for u in logged:
+            for p, decision in zip(u.pending, u.decided.decisions, strict=True):
+                self._deliver(p, decision, None)
+
+    def _decide_loop(self) -> None:
+        while (first := self._recorded.get()) is not None:
+            groups, stop = _drain(self._recorded, first, self.max_group)
+            for _actor, same in itertools.groupby(groups, key=lambda g: g.pending[0].actor):
+                self._decide(list(same))
+            if stop:
+                break
+        self._queue.put(_DECIDER_DONE)
+
+    def _decide(self, groups: Sequence[_Group]) -> None:
+        pending = [p for g in groups for p in g.pending]
+        recorded = groups[0].recorded
+        for more in groups[1:]:
+            recorded = recorded + more.recorded
+        try:
+            decided = self.scorer.decisions_for(recorded, pending[0].actor)
+        except Exception as exc:  # recorded already: deciding them again would not help
+            log.exception("decisions on %d recorded application(s) failed", len(pending))
+            for p in pending:
+                self._deliver(p, None, exc)
+            return
+        self._queue.put(_Unlogged(pending, decided))
 
     @staticmethod
     def _deliver(pending: _Pending, decision: Decision | None,
