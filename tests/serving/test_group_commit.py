@@ -180,3 +180,29 @@ def test_decisions_are_logged_by_the_next_recording(tmp_path: Path, third: str) 
         assert isinstance(answers[2], DuplicateAccount)
         assert scorer.calls[3] == ([third], 0)
         assert logged == ["acct_gc_s1", "acct_gc_s2"]
+
+
+def test_close_scores_and_logs_what_is_queued(scorer: GatedScorer) -> None:
+    """Applications queued before ``close`` are all recorded, decided and logged, those
+    queued behind its stop marker included; after it, an application is refused."""
+    from riskscore.serving.group_commit import ShuttingDown
+
+    groups = ApplicationGroups(scorer, max_group=4)
+    ids = [f"acct_gc_close_{i}" for i in range(9)]
+
+    async def run() -> list[object]:
+        futures = [asyncio.ensure_future(groups.score(_app(i), "t")) for i in ids[:-1]]
+        await asyncio.sleep(0)  # queued, the first group held at the gate
+        groups._queue.put(None)  # close()'s stop marker, without joining on this loop
+        futures.append(asyncio.ensure_future(groups.score(_app(ids[-1]), "t")))
+        await asyncio.sleep(0)
+        scorer.gate.set()
+        return await asyncio.wait_for(asyncio.gather(*futures), 20)
+
+    answers = asyncio.run(run())
+    groups.close()
+    assert [a.account_id for a in answers] == ids
+    with scorer.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM decisions")).scalar_one() == len(ids)
+    with pytest.raises(ShuttingDown):
+        asyncio.run(groups.score(_app("acct_gc_close_late"), "t"))

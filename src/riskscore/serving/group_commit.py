@@ -63,6 +63,10 @@ _DECIDER_DONE = object()
 """Put on the recording queue by the deciding thread when it stops."""
 
 
+class ShuttingDown(RuntimeError):
+    """An application arrived after the groups were closed: it is not scored."""
+
+
 def _settle(future: asyncio.Future[Decision], decision: Decision | None,
             error: BaseException | None) -> None:
     if future.done():  # the caller went away
@@ -103,6 +107,7 @@ class ApplicationGroups:
         # (_Unlogged), None to stop and _DECIDER_DONE once the deciding thread has stopped.
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._recorded: queue.SimpleQueue[_Group | None] = queue.SimpleQueue()
+        self._closed = False
         self._threads = [threading.Thread(target=target, name=name, daemon=True) for
                          target, name in ((self._record_loop, "application-groups"),
                                           (self._decide_loop, "application-decisions"))]
@@ -112,13 +117,17 @@ class ApplicationGroups:
     async def score(self, application: Application, actor: str) -> Decision:
         """The decision on ``application``, scored with whatever else is waiting; raises
         what ``Scorer.score_application`` would for it alone."""
+        if self._closed:
+            raise ShuttingDown("the scoring service is shutting down")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Decision] = loop.create_future()
         self._queue.put(_Pending(application, actor, loop, future))
         return await future
 
     def close(self, timeout: float = 10.0) -> None:
-        """Score and log what is already queued, then stop the threads."""
+        """Score and log what is already queued, then stop the threads; later
+        applications raise :class:`ShuttingDown`."""
+        self._closed = True
         self._queue.put(None)
         for thread in self._threads:
             thread.join(timeout)
@@ -133,11 +142,13 @@ class ApplicationGroups:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            if None in items and not stopping:  # score what came before; the decider
-                stopping = True                  # stops once its queue is done
-                self._recorded.put(None)
             applications = [i for i in items if isinstance(i, _Pending)]
             unlogged = [i for i in items if isinstance(i, _Unlogged)]
+            if stopping:  # the deciding thread is stopping: nothing new would be decided
+                for pending in applications:
+                    self._deliver(pending, None, ShuttingDown("the scoring service is "
+                                                              "shutting down"))
+                applications = []
             for start in range(0, len(applications), self.max_group):
                 group = applications[start:start + self.max_group]
                 for _actor, same in itertools.groupby(group, key=lambda p: p.actor):
@@ -145,6 +156,9 @@ class ApplicationGroups:
                     unlogged = []  # logged with the first group
             if unlogged:
                 self._log_alone(unlogged)
+            if None in items and not stopping:  # after this batch's groups: the decider
+                stopping = True                  # decides them, then stops
+                self._recorded.put(None)
             if _DECIDER_DONE in items:
                 return
 

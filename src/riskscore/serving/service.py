@@ -31,7 +31,7 @@ from riskscore.contracts import Application, Decision
 from riskscore.scoring import DecisionsNotLogged, Scorer
 from riskscore.serving.auth import GuardMiddleware, KeyRing
 from riskscore.serving.connections import KeepAliveLimit
-from riskscore.serving.group_commit import ApplicationGroups
+from riskscore.serving.group_commit import ApplicationGroups, ShuttingDown
 from riskscore.serving.readiness import WorkerReadiness
 from riskscore.settings import Settings, get_settings
 from riskscore.store.engine import SQLITE_CACHE_MIB, warm_cache
@@ -221,6 +221,8 @@ class RiskScore:
         except DecisionsNotLogged as exc:
             raise _not_logged(exc, "the application is recorded; rescore it with "
                                    "/score_account") from exc
+        except ShuttingDown as exc:
+            raise bentoml.exceptions.ServiceUnavailable(str(exc)) from exc
 
     @bentoml.api(route="/score_account")
     def score_account(self, account_id: AccountId, ctx: bentoml.Context) -> Decision:
