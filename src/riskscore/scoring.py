@@ -240,9 +240,8 @@ class Scorer:
         """Decisions on recorded applications (model, policy, reasons outside the write
         lock), logged in the audit log before they are returned; raises
         :class:`DecisionsNotLogged` when the log refuses them."""
-        decided = self.decisions_for(recorded, actor)
-        self.log_decisions([decided])
-        return decided.decisions
+        return self._decide_and_log(recorded.account_ids, recorded.features,
+                                    recorded.created_at, actor)
 
     def decisions_for(self, recorded: Recorded, actor: str) -> Decided:
         """Decisions on recorded applications and their audit rows, not logged yet: for a

@@ -22,8 +22,10 @@ applications stay recorded.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
+import operator
 import queue
 import threading
 from collections.abc import Sequence
@@ -66,6 +68,9 @@ _DECIDER_DONE = object()
 class ShuttingDown(RuntimeError):
     """An application arrived after the groups were closed: it is not scored."""
 
+    def __init__(self) -> None:
+        super().__init__("the scoring service is shutting down")
+
 
 def _settle(future: asyncio.Future[Decision], decision: Decision | None,
             error: BaseException | None) -> None:
@@ -77,19 +82,15 @@ def _settle(future: asyncio.Future[Decision], decision: Decision | None,
         future.set_result(decision)
 
 
-def _drain(q: queue.SimpleQueue, first, limit: int) -> tuple[list, bool]:
-    """``first`` and whatever else ``q`` holds now (up to ``limit`` items); whether the
-    stop marker (``None``) was among them."""
+def _drain(q: queue.SimpleQueue, first: object, limit: int) -> list:
+    """``first`` and whatever else ``q`` holds now, up to ``limit`` items in all."""
     items = [first]
     while len(items) < limit:
         try:
-            item = q.get_nowait()
+            items.append(q.get_nowait())
         except queue.Empty:
             break
-        if item is None:
-            return items, True
-        items.append(item)
-    return items, False
+    return items
 
 
 class ApplicationGroups:
@@ -118,7 +119,7 @@ class ApplicationGroups:
         """The decision on ``application``, scored with whatever else is waiting; raises
         what ``Scorer.score_application`` would for it alone."""
         if self._closed:
-            raise ShuttingDown("the scoring service is shutting down")
+            raise ShuttingDown
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Decision] = loop.create_future()
         self._queue.put(_Pending(application, actor, loop, future))
@@ -135,19 +136,12 @@ class ApplicationGroups:
     def _record_loop(self) -> None:
         stopping = False
         while True:
-            first = self._queue.get()
-            items = [first]
-            while len(items) < 2 * self.max_group:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            items = _drain(self._queue, self._queue.get(), 2 * self.max_group)
             applications = [i for i in items if isinstance(i, _Pending)]
             unlogged = [i for i in items if isinstance(i, _Unlogged)]
             if stopping:  # the deciding thread is stopping: nothing new would be decided
                 for pending in applications:
-                    self._deliver(pending, None, ShuttingDown("the scoring service is "
-                                                              "shutting down"))
+                    self._deliver(pending, None, ShuttingDown())
                 applications = []
             for start in range(0, len(applications), self.max_group):
                 group = applications[start:start + self.max_group]
@@ -198,18 +192,17 @@ class ApplicationGroups:
 
     def _decide_loop(self) -> None:
         while (first := self._recorded.get()) is not None:
-            groups, stop = _drain(self._recorded, first, self.max_group)
+            items = _drain(self._recorded, first, self.max_group)
+            groups = [g for g in items if g is not None]
             for _actor, same in itertools.groupby(groups, key=lambda g: g.pending[0].actor):
                 self._decide(list(same))
-            if stop:
+            if None in items:
                 break
         self._queue.put(_DECIDER_DONE)
 
     def _decide(self, groups: Sequence[_Group]) -> None:
         pending = [p for g in groups for p in g.pending]
-        recorded = groups[0].recorded
-        for more in groups[1:]:
-            recorded = recorded + more.recorded
+        recorded = functools.reduce(operator.add, (g.recorded for g in groups))
         try:
             decided = self.scorer.decisions_for(recorded, pending[0].actor)
         except Exception as exc:  # recorded already: deciding them again would not help
