@@ -245,3 +245,16 @@ def test_decisions_the_audit_log_refuses_are_not_returned(trained, tmp_path: Pat
         conn.execute(text("DROP TRIGGER refuse_audit"))
     again = scorer.score_account(apps[0].account_id, "t")
     assert _store_rows(scorer)["decisions"][0][0] == again.account_id
+
+
+def test_the_inputs_hash_names_the_features_and_their_values() -> None:
+    from riskscore.scoring import inputs_hash
+
+    features = {"b_count": 2.0, "a_ratio": 0.25, "c_missing": None}
+    same = inputs_hash("acct_h", features)
+    assert len(same) == 64
+    assert inputs_hash("acct_h", dict(reversed(features.items()))) == same  # order-free
+    assert inputs_hash("acct_h", {**features, "c_missing": float("nan")}) == same
+    assert inputs_hash("acct_other", features) != same
+    assert inputs_hash("acct_h", {**features, "a_ratio": 0.25 + 1e-12}) != same
+    assert inputs_hash("acct_h", {"b_count": 2.0, "a_ratio": 0.25, "d_missing": None}) != same

@@ -93,7 +93,8 @@ def parse_phone(raw: str | None, region: str | None) -> tuple[str | None, str | 
         return None, None, False
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     country = phonenumbers.region_code_for_number(number)
-    return e164, country, phonenumbers.is_valid_number(number)
+    # is_valid_number(number) is exactly this, finding the region a second time.
+    return e164, country, phonenumbers.is_valid_number_for_region(number, country)
 
 
 def normalise_phone(raw: str | None, region: str | None = None) -> str | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -92,6 +93,17 @@ def _log(session: Session, decided: Sequence[Decided]) -> None:
         insert_rows(session.connection(), table_of(DecisionRow), rows)
 
 
+def _log_or_refusal(session: Session, decided: Decided) -> Exception | None:
+    """Log ``decided`` in a SAVEPOINT of the session's transaction: ``None``, or the error
+    of an audit log that refused them (the transaction goes on without them)."""
+    try:
+        with session.begin_nested():
+            _log(session, [decided])
+    except Exception as exc:
+        return exc
+    return None
+
+
 @dataclass(frozen=True)
 class ModelScore:
     """A calibrated probability and the per-feature contributions behind it."""
@@ -120,10 +132,16 @@ def model_scores(model: RiskModel, rows: Sequence[Features], threads: int = 1
 
 
 def inputs_hash(account_id: str, features: Features) -> str:
-    """SHA-256 of what the decision was based on, for the audit log."""
-    clean = {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else v)
-             for k, v in sorted(features.items())}
-    return hashlib.sha256(json.dumps([account_id, clean]).encode()).hexdigest()
+    """SHA-256 of what the decision was based on, for the audit log: the account id and
+    the feature names (sorted) as JSON, then their values as float64 (missing: NaN).
+
+    Values go in as bytes rather than JSON: printing 175 floats cost ~0.14 ms a decision.
+    """
+    names = sorted(features)
+    values = np.array([features[n] for n in names], dtype=np.float64)  # None -> NaN
+    digest = hashlib.sha256(json.dumps([account_id, names]).encode())
+    digest.update(values.tobytes())
+    return digest.hexdigest()
 
 
 class Scorer:
@@ -194,18 +212,24 @@ class Scorer:
 
     def score_applications(self, applications: Sequence[Application], actor: str
                            ) -> list[Decision]:
-        """Record and decide on several new applications at once (group commit): each one's
-        features see the applications before it, exactly as one call each would, and the
-        group shares one model call, one audit insert and its commits.
+        """Record, decide on and log several new applications in one transaction (group
+        commit): each one's features see the applications before it, exactly as one call
+        each would, and the group shares one model call, one audit insert and one commit.
 
-        :meth:`record_applications`, then :meth:`decide_recorded`: only what depends on
-        the store holds the write lock, so another worker process writes meanwhile.
+        The model and policy then run under the write lock; a caller under load that
+        wants the lock short uses :meth:`record_applications` and :meth:`decisions_for`.
 
         All or nothing: on any error recording the group (``store.errors.DuplicateAccount``,
         ``InvalidData``) nothing of it is written. Raises :class:`DecisionsNotLogged` when
-        the group is recorded but its decisions could not be logged.
+        the audit log refuses the decisions: the group is recorded without them.
         """
-        return self.decide_recorded(self.record_applications(applications), actor)
+        prepared = self._prepare(applications)
+        with self.write_lock(), self.sessions() as session, session.begin():
+            decided = self.decisions_for(self._record(session, applications, *prepared), actor)
+            refused = _log_or_refusal(session, decided)
+        if refused is not None:
+            raise DecisionsNotLogged([d.account_id for d in decided.decisions]) from refused
+        return decided.decisions
 
     def record_applications(self, applications: Sequence[Application],
                             log: Sequence[Decided] = ()) -> Recorded:
@@ -219,29 +243,35 @@ class Scorer:
         as :meth:`score_applications` does; on an error nothing is written, ``log``
         included.
         """
-        records = [application.to_records(self.hasher) for application in applications]
-        own = [application_features(account, signup) for account, signup in records]
-        rows: list[Features] = []
+        prepared = self._prepare(applications)
         with self.write_lock(), self.sessions() as session, session.begin():
             _log(session, log)
-            lock_application_writers(session)
-            for (account, signup), features in zip(records, own, strict=True):
-                features = application_online_features(session, account, signup, self.hasher,
-                                                       account["created_at"], own=features)
-                record_application(session, account, signup, hasher=self.hasher,
-                                    onboarding_features={k: features.get(k)
-                                                         for k in ONBOARDING_FEATURES},
-                                    savepoint=False)  # any error rolls the group back
-                rows.append(features)
+            return self._record(session, applications, *prepared)
+
+    def _prepare(self, applications: Sequence[Application]
+                 ) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[dict[str, float]]]:
+        """The applications' store records (identifiers hashed) and own features: all that
+        needs no store, computed before the write lock."""
+        records = [application.to_records(self.hasher) for application in applications]
+        return records, [application_features(account, signup) for account, signup in records]
+
+    def _record(self, session: Session, applications: Sequence[Application],
+                records: Sequence[tuple[dict[str, Any], dict[str, Any]]],
+                own: Sequence[Features]) -> Recorded:
+        """Each application's store features, then its rows, in the caller's writing
+        transaction (any error rolls the whole group back)."""
+        lock_application_writers(session)
+        rows: list[Features] = []
+        for (account, signup), features in zip(records, own, strict=True):
+            features = application_online_features(session, account, signup, self.hasher,
+                                                   account["created_at"], own=features)
+            record_application(session, account, signup, hasher=self.hasher,
+                                onboarding_features={k: features.get(k)
+                                                     for k in ONBOARDING_FEATURES},
+                                savepoint=False)
+            rows.append(features)
         return Recorded([a.account_id for a in applications], rows,
                         [account["created_at"] for account, _ in records])
-
-    def decide_recorded(self, recorded: Recorded, actor: str) -> list[Decision]:
-        """Decisions on recorded applications (model, policy, reasons outside the write
-        lock), logged in the audit log before they are returned; raises
-        :class:`DecisionsNotLogged` when the log refuses them."""
-        return self._decide_and_log(recorded.account_ids, recorded.features,
-                                    recorded.created_at, actor)
 
     def decisions_for(self, recorded: Recorded, actor: str) -> Decided:
         """Decisions on recorded applications and their audit rows, not logged yet: for a

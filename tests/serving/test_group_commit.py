@@ -33,6 +33,11 @@ class GatedScorer(Scorer):
         self.gate.wait(10)
         return super().record_applications(applications, log)
 
+    def score_applications(self, applications, actor):  # a lone application
+        self.groups.append(len(applications))
+        self.gate.wait(10)
+        return super().score_applications(applications, actor)
+
 
 @pytest.fixture
 def scorer(tmp_path: Path) -> GatedScorer:
@@ -83,6 +88,31 @@ def test_a_failing_application_fails_alone(scorer: GatedScorer) -> None:
     assert scorer.groups[:2] == [1, 3]  # the group of three failed, then each went alone
     with scorer.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM decisions")).scalar_one() == 3
+
+
+def test_a_lone_application_is_recorded_decided_and_logged_in_one_transaction(
+        tmp_path: Path) -> None:
+    """Nothing else queued: one commit holds the application and its decision; one arriving
+    after it is answered is alone again."""
+    from sqlalchemy import event
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    scorer = Scorer(make_engine(url), None, load_policy())
+    commits: list[int] = []
+    event.listen(scorer.engine, "commit", lambda conn: commits.append(1))
+    groups = ApplicationGroups(scorer, max_group=16)
+    first = asyncio.run(groups.score(_app("acct_gc_lone_1"), "t"))
+    second = asyncio.run(groups.score(_app("acct_gc_lone_2"), "t"))
+    groups.close()
+    assert (first.account_id, second.account_id) == ("acct_gc_lone_1", "acct_gc_lone_2")
+    assert first.action == "manual_review"  # no model: fail closed
+    assert len(commits) == 2
+    with scorer.engine.connect() as conn:
+        assert conn.execute(text(
+            "SELECT account_id, json_extract(onboarding_features, '$.signups_same_device_1h') "
+            "FROM accounts JOIN decisions USING (account_id) ORDER BY 1")).all() == \
+            [("acct_gc_lone_1", 0), ("acct_gc_lone_2", 1)]
 
 
 def test_callers_are_audited_as_themselves(scorer: GatedScorer) -> None:
@@ -147,7 +177,7 @@ def test_decisions_are_logged_by_the_next_recording(tmp_path: Path, third: str) 
     url = f"sqlite:///{tmp_path / 'store.db'}"
     upgrade(url)
     scorer = SteppedScorer(url)
-    groups = ApplicationGroups(scorer, max_group=16)
+    groups = ApplicationGroups(scorer, max_group=16, alone=False)
 
     async def wait_for(condition) -> None:
         for _ in range(1000):

@@ -9,8 +9,10 @@ A deciding thread takes every recorded group waiting into one ``Scorer.decisions
 call (one model call) while the recording thread goes back to the store, and hands the
 decisions back to the recording thread, whose next transaction logs them: at saturation
 one commit records a group and logs the one before it. The callers get their decisions
-once that transaction has committed. Below saturation a group is one application, logged
-in a transaction of its own right after it is decided.
+once that transaction has committed. Below saturation an application usually arrives
+alone, with nothing else queued: it is recorded, decided and logged in one transaction
+(``Scorer.score_applications``), the model under the write lock, which then costs less
+than a second transaction and two thread hand-offs.
 
 An application that fails to record (an existing account id, bad data) would roll back
 its whole transaction: the decisions it carried are then logged alone, and the group is
@@ -101,9 +103,10 @@ class ApplicationGroups:
     >>> decision = await groups.score(application, "onboarding")   # doctest: +SKIP
     """
 
-    def __init__(self, scorer: Scorer, max_group: int) -> None:
+    def __init__(self, scorer: Scorer, max_group: int, alone: bool = True) -> None:
         self.scorer = scorer
         self.max_group = max_group
+        self.alone = alone  # a lone application: recorded and decided in one transaction
         # The recording thread's queue: new applications (_Pending), decisions to log
         # (_Unlogged), None to stop and _DECIDER_DONE once the deciding thread has stopped.
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -137,6 +140,9 @@ class ApplicationGroups:
         stopping = False
         while True:
             items = _drain(self._queue, self._queue.get(), 2 * self.max_group)
+            if self.alone and len(items) == 1 and isinstance(items[0], _Pending):
+                self._score_alone(items[0])
+                continue
             applications = [i for i in items if isinstance(i, _Pending)]
             unlogged = [i for i in items if isinstance(i, _Unlogged)]
             if stopping:  # the deciding thread is stopping: nothing new would be decided
@@ -155,6 +161,14 @@ class ApplicationGroups:
                 self._recorded.put(None)
             if _DECIDER_DONE in items:
                 return
+
+    def _score_alone(self, pending: _Pending) -> None:
+        try:
+            decision = self.scorer.score_application(pending.application, pending.actor)
+        except Exception as exc:
+            self._deliver(pending, None, exc)
+        else:
+            self._deliver(pending, decision, None)
 
     def _record(self, group: list[_Pending], unlogged: list[_Unlogged]) -> None:
         try:
