@@ -46,6 +46,9 @@ from riskscore.store.record import insert_rows, record_application
 
 log = logging.getLogger(__name__)
 Features = Mapping[str, float]
+STORE_TABLES = ("identifiers", "signups", "accounts", "decisions", "known_fraud",
+                "signup_hours")
+"""Tables whose indexes scoring an application reads or writes (to warm a cache with)."""
 ONLINE_HASH_CACHE = 1024
 """Hashes the scorer keeps per identifier kind. Online, most identifiers are new (an
 application's email, phone, bank account...); only shared devices and IPs repeat. A
@@ -76,6 +79,29 @@ class Recorded:
     def __add__(self, other: Recorded) -> Recorded:
         return Recorded(self.account_ids + other.account_ids, self.features + other.features,
                         self.created_at + other.created_at)
+
+    def slice(self, start: int, stop: int) -> Recorded:
+        """The applications ``start`` to ``stop`` (a group recorded with others)."""
+        return Recorded(self.account_ids[start:stop], self.features[start:stop],
+                        self.created_at[start:stop])
+
+
+Records = list[tuple[dict[str, Any], dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """New applications ready to record: their store rows (``Application.to_records``)
+    and own features, all that needs no store (``Scorer.prepare``, in any process)."""
+
+    records: Records
+    own: list[Features]
+
+    def __add__(self, other: Prepared) -> Prepared:
+        return Prepared(self.records + other.records, self.own + other.own)
+
+    def __len__(self) -> int:
+        return len(self.records)
 
 
 @dataclass(frozen=True)
@@ -223,9 +249,9 @@ class Scorer:
         ``InvalidData``) nothing of it is written. Raises :class:`DecisionsNotLogged` when
         the audit log refuses the decisions: the group is recorded without them.
         """
-        prepared = self._prepare(applications)
+        prepared = self.prepare(applications)
         with self.write_lock(), self.sessions() as session, session.begin():
-            decided = self.decisions_for(self._record(session, applications, *prepared), actor)
+            decided = self.decisions_for(self._record(session, prepared), actor)
             refused = _log_or_refusal(session, decided)
         if refused is not None:
             raise DecisionsNotLogged([d.account_id for d in decided.decisions]) from refused
@@ -243,26 +269,27 @@ class Scorer:
         as :meth:`score_applications` does; on an error nothing is written, ``log``
         included.
         """
-        prepared = self._prepare(applications)
+        return self.record_prepared(self.prepare(applications), log)
+
+    def prepare(self, applications: Sequence[Application]) -> Prepared:
+        """What recording ``applications`` needs that needs no store."""
+        records = [application.to_records(self.hasher) for application in applications]
+        return Prepared(records, [application_features(account, signup)
+                                  for account, signup in records])
+
+    def record_prepared(self, prepared: Prepared, log: Sequence[Decided] = ()) -> Recorded:
+        """:meth:`record_applications` for applications prepared already (perhaps by
+        another process: ``serving.recorder``)."""
         with self.write_lock(), self.sessions() as session, session.begin():
             _log(session, log)
-            return self._record(session, applications, *prepared)
+            return self._record(session, prepared)
 
-    def _prepare(self, applications: Sequence[Application]
-                 ) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[dict[str, float]]]:
-        """The applications' store records (identifiers hashed) and own features: all that
-        needs no store, computed before the write lock."""
-        records = [application.to_records(self.hasher) for application in applications]
-        return records, [application_features(account, signup) for account, signup in records]
-
-    def _record(self, session: Session, applications: Sequence[Application],
-                records: Sequence[tuple[dict[str, Any], dict[str, Any]]],
-                own: Sequence[Features]) -> Recorded:
+    def _record(self, session: Session, prepared: Prepared) -> Recorded:
         """Each application's store features, then its rows, in the caller's writing
         transaction (any error rolls the whole group back)."""
         lock_application_writers(session)
         rows: list[Features] = []
-        for (account, signup), features in zip(records, own, strict=True):
+        for (account, signup), features in zip(prepared.records, prepared.own, strict=True):
             features = application_online_features(session, account, signup, self.hasher,
                                                    account["created_at"], own=features)
             record_application(session, account, signup, hasher=self.hasher,
@@ -270,8 +297,8 @@ class Scorer:
                                                      for k in ONBOARDING_FEATURES},
                                 savepoint=False)
             rows.append(features)
-        return Recorded([a.account_id for a in applications], rows,
-                        [account["created_at"] for account, _ in records])
+        return Recorded([account["account_id"] for account, _ in prepared.records], rows,
+                        [account["created_at"] for account, _ in prepared.records])
 
     def decisions_for(self, recorded: Recorded, actor: str) -> Decided:
         """Decisions on recorded applications and their audit rows, not logged yet: for a

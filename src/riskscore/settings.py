@@ -62,6 +62,10 @@ class Settings(BaseSettings):
         "~2.1 GB of RSS at 1M accounts), so lookups never wait for the disk. 64 or less: SQLite's "
         "usual cache, no warm-up. With several workers each keeps at most 256 MiB (another "
         "worker's commit empties the cache: serving.service.store_cache_mib).")
+    serving_recorder: bool = Field(
+        True, description="On a SQLite store, one process (serving.recorder) records every "
+        "worker's new applications and logs their decisions, so the workers do not queue on "
+        "the write lock and empty each other's page cache; off: each worker records itself.")
     serving_access_log: bool = Field(
         False, description="BentoML's access log line per request (the audit log in the "
         "store records every decision either way; the line costs ~1 ms of the service's "

@@ -32,6 +32,7 @@ import queue
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from riskscore.contracts import Application, Decision
 from riskscore.scoring import Decided, Recorded, Scorer
@@ -61,6 +62,16 @@ class _Unlogged:
 
     pending: list[_Pending]
     decided: Decided
+
+
+class Recorder(Protocol):
+    """What records applications and logs decisions: ``Scorer`` or
+    ``serving.recorder.RecorderClient``."""
+
+    def record_applications(self, applications: Sequence[Application],
+                            log: Sequence[Decided] = ()) -> Recorded: ...
+
+    def log_decisions(self, decided: Sequence[Decided]) -> None: ...
 
 
 _DECIDER_DONE = object()
@@ -103,10 +114,16 @@ class ApplicationGroups:
     >>> decision = await groups.score(application, "onboarding")   # doctest: +SKIP
     """
 
-    def __init__(self, scorer: Scorer, max_group: int, alone: bool = True) -> None:
+    def __init__(self, scorer: Scorer, max_group: int, alone: bool = True,
+                 recorder: Recorder | None = None) -> None:
         self.scorer = scorer
         self.max_group = max_group
-        self.alone = alone  # a lone application: recorded and decided in one transaction
+        # Records and logs: the scorer, or a client of the recorder process
+        # (serving.recorder), which records every worker's applications.
+        self.recorder: Recorder = recorder or scorer
+        # A lone application recorded and decided in one transaction (in-process only:
+        # the recorder has no model).
+        self.alone = alone and recorder is None
         # The recording thread's queue: new applications (_Pending), decisions to log
         # (_Unlogged), None to stop and _DECIDER_DONE once the deciding thread has stopped.
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -172,8 +189,8 @@ class ApplicationGroups:
 
     def _record(self, group: list[_Pending], unlogged: list[_Unlogged]) -> None:
         try:
-            recorded = self.scorer.record_applications([p.application for p in group],
-                                                       log=[u.decided for u in unlogged])
+            recorded = self.recorder.record_applications([p.application for p in group],
+                                                         log=[u.decided for u in unlogged])
         except Exception as exc:
             if unlogged:  # the transaction carried decisions: log them, then try again
                 self._log_alone(unlogged)
@@ -189,7 +206,7 @@ class ApplicationGroups:
 
     def _log_alone(self, unlogged: list[_Unlogged]) -> None:
         try:
-            self.scorer.log_decisions([u.decided for u in unlogged])
+            self.recorder.log_decisions([u.decided for u in unlogged])
         except Exception as exc:  # DecisionsNotLogged: no unlogged decision is returned
             log.exception("decisions on %d application(s) were not logged",
                           sum(len(u.pending) for u in unlogged))

@@ -28,11 +28,13 @@ from pydantic import Field
 from starlette.requests import Request
 
 from riskscore.contracts import Application, Decision
-from riskscore.scoring import DecisionsNotLogged, Scorer
+from riskscore.scoring import STORE_TABLES, DecisionsNotLogged, Scorer
+from riskscore.serving import recorder
 from riskscore.serving.auth import GuardMiddleware, KeyRing
 from riskscore.serving.connections import KeepAliveLimit
 from riskscore.serving.group_commit import ApplicationGroups, ShuttingDown
 from riskscore.serving.readiness import WorkerReadiness
+from riskscore.serving.recorder import RecorderClient, RecorderOwner
 from riskscore.settings import Settings, get_settings
 from riskscore.store.engine import SQLITE_CACHE_MIB, warm_cache
 from riskscore.store.errors import AccountNotFound, DuplicateAccount, InvalidData
@@ -43,9 +45,6 @@ MAX_BATCH = 256
 # A full batch is MAX_BATCH accounts at ~10-20 ms each: BentoML sheds (503) requests it
 # expects to wait longer than this, so it sits between that and the 30 s request timeout.
 BATCH_MAX_LATENCY_MS = 20_000
-STORE_TABLES = ("identifiers", "signups", "accounts", "decisions", "known_fraud",
-                "signup_hours")
-"""Tables whose indexes an application's scoring reads or writes (warm_cache)."""
 GC_THRESHOLDS = (700, 10, 100)
 """The collector's thresholds in the service: a full collection after 100 of the middle
 generation's instead of 10. Requests make no cycles worth a pass (a full pass at 100
@@ -87,6 +86,8 @@ class Runtime:
     readiness: WorkerReadiness | None = None
     scorer: Scorer | None = None
     groups: ApplicationGroups | None = None
+    recorder: RecorderClient | None = None
+    recorder_owner: RecorderOwner | None = None  # this worker started the recorder
     webhooks: Any = None
     actions: Any = None
     error: str | None = None
@@ -158,7 +159,8 @@ class RiskScore:
             RUNTIME.error = f"{type(exc).__name__}: {exc}"
             return
         RUNTIME.scorer = scorer
-        RUNTIME.groups = ApplicationGroups(scorer, settings.serving_max_group)
+        RUNTIME.groups = ApplicationGroups(scorer, settings.serving_max_group,
+                                           recorder=self._recorder(scorer, settings))
         self._wire_stripe(settings)
         # What is loaded by now (libraries, BentoML, model, policy) lives as long as the
         # process. Frozen out of the collector's sight, a full collection walks only what
@@ -168,6 +170,22 @@ class RiskScore:
         gc.set_threshold(*GC_THRESHOLDS)
         RUNTIME.readiness = WorkerReadiness(settings.home / "run", _server_workers(settings))
         RUNTIME.readiness.mark()
+
+    @staticmethod
+    def _recorder(scorer: Scorer, settings: Settings) -> RecorderClient | None:
+        """This worker's client of the server's recorder process, which the first worker
+        starts (SQLite, in BentoML's server, ``serving_recorder``); ``None``: record
+        in-process (and so when the recorder does not start)."""
+        if not (settings.serving_recorder and _server_workers(settings) > 1
+                and scorer.engine.url.get_backend_name() == "sqlite"):
+            return None
+        try:
+            RUNTIME.recorder, RUNTIME.recorder_owner = recorder.connect(
+                scorer, settings, settings.home / "run")
+        except recorder.RecorderUnavailable:
+            log.exception("no store recorder: this worker records in-process")
+            return None
+        return RUNTIME.recorder
 
     @staticmethod
     def _wire_stripe(settings) -> None:
@@ -197,6 +215,10 @@ class RiskScore:
         if RUNTIME.groups is not None:
             RUNTIME.groups.close()
             RUNTIME.groups = None
+        if RUNTIME.recorder is not None:
+            RUNTIME.recorder.close()
+        if RUNTIME.recorder_owner is not None:
+            RUNTIME.recorder_owner.stop()
         gc.unfreeze()
 
     def __is_ready__(self) -> bool:

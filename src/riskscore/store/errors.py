@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
+from typing import Any
 
 
 class StoreError(Exception):
@@ -20,6 +22,9 @@ class AccountNotFound(StoreError, LookupError):
         super().__init__(f"account {account_id!r} not found in table 'accounts'")
         self.account_id = account_id
 
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled (serving.recorder) as constructed
+        return type(self), (self.account_id,)
+
 
 class DuplicateAccount(StoreError):
     """Accounts being added already exist in the store, or repeat within the input."""
@@ -35,3 +40,8 @@ class DuplicateAccount(StoreError):
         self.table = table
         self.ids = list(ids)
         self.total = total
+        self.repeated = repeated
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return partial(type(self), total=self.total, repeated=self.repeated), (self.table,
+                                                                               self.ids)
