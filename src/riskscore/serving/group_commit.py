@@ -14,6 +14,10 @@ alone, with nothing else queued: it is recorded, decided and logged in one trans
 (``Scorer.score_applications``), the model under the write lock, which then costs less
 than a second transaction and two thread hand-offs.
 
+With several workers on a SQLite store the recording thread sends each group to the
+store's recorder process (``serving.recorder``), which records every worker's groups,
+and waits for its answer; the rest is the same.
+
 An application that fails to record (an existing account id, bad data) would roll back
 its whole transaction: the decisions it carried are then logged alone, and the group is
 recorded again one application at a time, so only that one fails. Decisions the audit log
