@@ -66,6 +66,9 @@ class DecisionsNotLogged(RuntimeError):
         super().__init__(f"the decisions on {len(self.account_ids)} account(s) could not be "
                          f"written to the audit log: {', '.join(self.account_ids[:5])}")
 
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled (serving.recorder) as constructed
+        return type(self), (self.account_ids,)
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -249,7 +252,11 @@ class Scorer:
         ``InvalidData``) nothing of it is written. Raises :class:`DecisionsNotLogged` when
         the audit log refuses the decisions: the group is recorded without them.
         """
-        prepared = self.prepare(applications)
+        return self.score_prepared(self.prepare(applications), actor)
+
+    def score_prepared(self, prepared: Prepared, actor: str) -> list[Decision]:
+        """:meth:`score_applications` for applications prepared already (perhaps by
+        another process: ``serving.recorder``)."""
         with self.write_lock(), self.sessions() as session, session.begin():
             decided = self.decisions_for(self._record(session, prepared), actor)
             refused = _log_or_refusal(session, decided)

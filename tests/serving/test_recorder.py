@@ -40,7 +40,8 @@ def _app(account_id: str) -> Application:
 def test_two_workers_record_through_one_recorder(store: Settings) -> None:
     """The first to connect starts the recorder; both record through it, concurrently,
     and each application's velocity counts exactly the ones recorded before it; a
-    conflict comes back as the store's own error; decisions are logged by it."""
+    conflict comes back as the store's own error; decisions are logged by it, and a lone
+    application is scored there whole (no model here: fail closed)."""
     first, second = _scorer(store), _scorer(store)
     one, owner = recorder.connect(first, store, store.home / "run", timeout=60)
     two, not_owner = recorder.connect(second, store, store.home / "run", timeout=60)
@@ -63,6 +64,8 @@ def test_two_workers_record_through_one_recorder(store: Settings) -> None:
             two.record_applications([_app("acct_rec_new"), _app("acct_rec_0_0a")])
         recorded = one.record_applications([_app("acct_rec_last")])
         one.log_decisions([first.decisions_for(recorded, "recorder-test")])
+        lone, = two.score_applications([_app("acct_rec_lone")], "lone-test")  # in one go
+        assert lone.account_id == "acct_rec_lone" and lone.action == "manual_review"
     finally:
         one.close()
         two.close()
@@ -72,14 +75,15 @@ def test_two_workers_record_through_one_recorder(store: Settings) -> None:
             "SELECT account_id, created_at, "
             "json_extract(onboarding_features, '$.signups_same_device_1h') "
             "FROM accounts ORDER BY rowid")).all()
-        logged = conn.execute(text("SELECT account_id, actor FROM decisions")).all()
+        logged = conn.execute(text("SELECT account_id, actor FROM decisions "
+                                   "ORDER BY rowid")).all()
     ids = {a for a, _, _ in seen}
-    assert len(seen) == 25 and ids >= {"acct_rec_1_5b", "acct_rec_last"}
+    assert len(seen) == 26 and ids >= {"acct_rec_1_5b", "acct_rec_last", "acct_rec_lone"}
     # each saw every application recorded before it and created before it
     assert [n for _, _, n in seen] == [sum(earlier < created for _, earlier, _ in seen[:i])
                                        for i, (_, created, _) in enumerate(seen)]
     assert "acct_rec_new" not in ids  # its group failed whole
-    assert logged == [("acct_rec_last", "recorder-test")]
+    assert logged == [("acct_rec_last", "recorder-test"), ("acct_rec_lone", "lone-test")]
     assert recorded.features[0]["signups_same_device_1h"] == 24
 
 

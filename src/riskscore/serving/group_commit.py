@@ -77,6 +77,9 @@ class Recorder(Protocol):
 
     def log_decisions(self, decided: Sequence[Decided]) -> None: ...
 
+    def score_applications(self, applications: Sequence[Application], actor: str
+                           ) -> list[Decision]: ...
+
 
 _DECIDER_DONE = object()
 """Put on the recording queue by the deciding thread when it stops."""
@@ -125,9 +128,7 @@ class ApplicationGroups:
         # Records and logs: the scorer, or a client of the recorder process
         # (serving.recorder), which records every worker's applications.
         self.recorder: Recorder = recorder or scorer
-        # A lone application recorded and decided in one transaction (in-process only:
-        # the recorder has no model).
-        self.alone = alone and recorder is None
+        self.alone = alone  # a lone application: recorded and decided in one transaction
         # The recording thread's queue: new applications (_Pending), decisions to log
         # (_Unlogged), None to stop and _DECIDER_DONE once the deciding thread has stopped.
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -185,7 +186,8 @@ class ApplicationGroups:
 
     def _score_alone(self, pending: _Pending) -> None:
         try:
-            decision = self.scorer.score_application(pending.application, pending.actor)
+            decision, = self.recorder.score_applications([pending.application],
+                                                         pending.actor)
         except Exception as exc:
             self._deliver(pending, None, exc)
         else:

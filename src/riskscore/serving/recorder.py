@@ -11,7 +11,9 @@ features (duplicates, cluster, velocity) once it is recorded; they decide on it
 themselves (the model and policy stay on the workers' cores) and send the audit rows
 back, which the recorder writes with its next transaction. Requests waiting from both
 workers go in one transaction, so one commit carries one worker's recording and the
-other's decisions.
+other's decisions. A lone application (nothing else queued in its worker) is scored
+whole here instead, model included: recorded, decided and logged in one transaction,
+with one round trip.
 
 The first worker to take ``<home>/run/recorder-<server pid>.lock`` starts the recorder as
 its child process; every worker, that one included, talks to it over a Unix socket
@@ -31,16 +33,15 @@ import hmac
 import logging
 import multiprocessing
 import os
-import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing import AuthenticationError
-from multiprocessing.connection import Client, Connection, Listener
+from multiprocessing.connection import Client, Connection, Listener, wait
 from pathlib import Path
 from typing import Any
 
-from riskscore.contracts import Application
+from riskscore.contracts import Application, Decision
 from riskscore.scoring import (
     STORE_TABLES,
     Decided,
@@ -56,6 +57,7 @@ CONNECT_SECONDS = 600.0
 """How long a worker waits for the recorder to listen: it reads the store's indexes into
 its cache first (~12 s at 1M accounts), and a worker is not ready before it can record."""
 _PARENT_POLL_SECONDS = 0.5
+_ACCEPT_SECONDS = 0.1
 CACHE_MIB = 1024
 """The recorder's SQLite page cache (at most ``serving_store_cache_mib``). At 1M accounts,
 in-process, groups of 16 with the checkpoint thread running: 1.16 ms an application with
@@ -81,47 +83,42 @@ def _authkey(settings: Settings) -> bytes:
 
 # ----------------------------------------------------------------------------- process side
 
-def serve(settings: Settings, where: str, parent: int) -> None:
-    """The recorder process: record what the workers send until ``parent`` exits."""
-    from riskscore.policy import load_policy
+def serve(settings: Settings, where: str, parent: int, models: tuple[Any, Any, Any]) -> None:
+    """The recorder process: record what the workers send until ``parent`` exits.
+    ``models``: the starting worker's model, challenger and policy, so a lone application
+    decided here is decided by the same ones."""
     from riskscore.store.engine import make_engine, warm_cache
 
     logging.basicConfig(level=logging.INFO)
+    model, challenger, policy = models
     engine = make_engine(settings.resolved_database_url(),
                          cache_mib=min(CACHE_MIB, settings.serving_store_cache_mib))
-    scorer = Scorer(engine, None, load_policy(settings.policy_path), settings=settings)
-    seconds = warm_cache(engine, STORE_TABLES)
+    scorer = Scorer(engine, model, policy, challenger, settings)
+    seconds = warm_cache(scorer.engine, STORE_TABLES)
     log.info("recorder: store indexes read into the page cache in %.1f s", seconds)
-    requests: queue.SimpleQueue[tuple[Connection, tuple[Any, ...]]] = queue.SimpleQueue()
+    connections: list[Connection] = []
     listener = Listener(where, "AF_UNIX", authkey=_authkey(settings))
-    threading.Thread(target=_accept, args=(listener, requests), daemon=True).start()
+    threading.Thread(target=_accept, args=(listener, connections), daemon=True).start()
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     while True:
-        batch = [requests.get()]
-        while True:
+        batch = []
+        # Read on this thread (no hand-off: one wake-up a request); a worker that has just
+        # connected is waited on from the next pass, at most _ACCEPT_SECONDS later.
+        for conn in wait(list(connections), timeout=_ACCEPT_SECONDS):
             try:
-                batch.append(requests.get_nowait())
-            except queue.Empty:
-                break
-        _handle(scorer, batch)
+                batch.append((conn, conn.recv()))
+            except (EOFError, OSError):  # the worker went away
+                connections.remove(conn)
+        if batch:
+            _handle(scorer, batch)
 
 
-def _accept(listener: Listener, requests: queue.SimpleQueue) -> None:
+def _accept(listener: Listener, connections: list[Connection]) -> None:
     while True:
         try:
-            conn = listener.accept()
+            connections.append(listener.accept())
         except (OSError, EOFError, AuthenticationError) as exc:  # failed the handshake
             log.warning("recorder: refused a connection: %s", exc)
-            continue
-        threading.Thread(target=_read, args=(conn, requests), daemon=True).start()
-
-
-def _read(conn: Connection, requests: queue.SimpleQueue) -> None:
-    while True:
-        try:
-            requests.put((conn, conn.recv()))
-        except (EOFError, OSError):  # the worker went away
-            return
 
 
 def _exit_with(parent: int) -> None:
@@ -131,29 +128,35 @@ def _exit_with(parent: int) -> None:
 
 
 def _handle(scorer: Scorer, batch: list[tuple[Connection, tuple[Any, ...]]]) -> None:
-    """Every waiting request in one transaction; if that fails, each in its own, so only
-    the failing one fails (the worker then finds which of its applications it was)."""
-    prepared = [m[1] for _, m in batch]
-    logs = [d for _, m in batch for d in m[2]]
+    """A lone application scored whole (recorded, decided, logged: one transaction);
+    every recording waiting, from any worker, in one transaction, and if that fails,
+    each in its own, so only the failing one fails (its worker then finds which of its
+    applications it was)."""
+    records = [(conn, m) for conn, m in batch if m[0] == "record"]
+    for conn, (_, prepared, actor) in ((c, m) for c, m in batch if m[0] == "score"):
+        _reply(conn, _attempt(scorer.score_prepared, prepared, actor))
+    if not records:
+        return
+    prepared = [m[1] for _, m in records]
+    logs = [d for _, m in records for d in m[2]]
     try:
         recorded = scorer.record_prepared(sum(prepared[1:], prepared[0]), logs)
     except Exception as exc:
-        if len(batch) == 1:
-            _reply(batch[0][0], ("error", exc))
+        if len(records) == 1:
+            _reply(records[0][0], ("error", exc))
         else:
-            for conn, message in batch:
-                _reply(conn, _attempt(scorer, message))
+            for conn, (_, one, earlier) in records:
+                _reply(conn, _attempt(scorer.record_prepared, one, earlier))
         return
     start = 0
-    for (conn, _), p in zip(batch, prepared, strict=True):
+    for (conn, _), p in zip(records, prepared, strict=True):
         _reply(conn, ("ok", recorded.slice(start, start + len(p))))
         start += len(p)
 
 
-def _attempt(scorer: Scorer, message: tuple[Any, ...]) -> tuple[str, Any]:
-    _, prepared, logs = message
+def _attempt(call: Callable[..., Any], *args: Any) -> tuple[str, Any]:
     try:
-        return "ok", scorer.record_prepared(prepared, logs)
+        return "ok", call(*args)
     except Exception as exc:
         return "error", exc
 
@@ -190,6 +193,15 @@ class RecorderClient:
         except RecorderUnavailable:
             return self.scorer.record_prepared(prepared, log)
 
+    def score_applications(self, applications: Sequence[Application], actor: str
+                           ) -> list[Decision]:
+        """As ``Scorer.score_applications`` (one transaction), in the recorder."""
+        prepared = self.scorer.prepare(applications)
+        try:
+            return self._send(("score", prepared, actor))
+        except RecorderUnavailable:
+            return self.scorer.score_prepared(prepared, actor)
+
     def log_decisions(self, decided: Sequence[Decided]) -> None:
         """As ``Scorer.log_decisions``, in the recorder."""
         try:
@@ -202,11 +214,14 @@ class RecorderClient:
 
     def _ask(self, prepared: Prepared, earlier: Sequence[Decided]) -> Recorded:
         audit = [Decided([], d.audit) for d in earlier]  # all the recorder writes of them
+        return self._send(("record", prepared, audit))
+
+    def _send(self, message: tuple[Any, ...]) -> Any:
         with self._lock:
             if self._conn is None:
                 raise RecorderUnavailable
             try:
-                self._conn.send(("record", prepared, audit))
+                self._conn.send(message)
                 status, result = self._conn.recv()
             except (OSError, EOFError) as exc:
                 log.error("the recorder went away (%s): recording in-process from now on",
@@ -251,7 +266,7 @@ def connect(scorer: Scorer, settings: Settings, run_dir: Path,
     within ``timeout``."""
     server = os.getppid()
     where = address(settings, server)
-    owner = _start_if_first(settings, where, run_dir / f"recorder-{server}.lock")
+    owner = _start_if_first(scorer, settings, where, run_dir / f"recorder-{server}.lock")
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -269,7 +284,8 @@ def connect(scorer: Scorer, settings: Settings, run_dir: Path,
             time.sleep(0.1)
 
 
-def _start_if_first(settings: Settings, where: str, lock_path: Path) -> RecorderOwner | None:
+def _start_if_first(scorer: Scorer, settings: Settings, where: str, lock_path: Path
+                    ) -> RecorderOwner | None:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -278,7 +294,8 @@ def _start_if_first(settings: Settings, where: str, lock_path: Path) -> Recorder
         os.close(fd)
         return None
     process = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(settings, where, os.getpid()), name="riskscore-recorder",
+        target=serve, name="riskscore-recorder",
+        args=(settings, where, os.getpid(), (scorer.model, scorer.challenger, scorer.policy)),
         daemon=True)
     process.start()
     log.info("started the store recorder (pid %d)", process.pid)
