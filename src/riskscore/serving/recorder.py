@@ -60,9 +60,10 @@ _PARENT_POLL_SECONDS = 0.5
 _ACCEPT_SECONDS = 0.1
 CACHE_MIB = 1024
 """The recorder's SQLite page cache (at most ``serving_store_cache_mib``). At 1M accounts,
-in-process, groups of 16 with the checkpoint thread running: 1.16 ms an application with
-1 GiB, 1.23 with 512 MiB, 1.27 with SQLite's usual cache, 1.5-1.9 with 2-4 GiB (the
-larger the cache, the dearer each reset of it)."""
+in-process, groups of 32, record only, the OS page cache warm: 0.77-0.81 ms an
+application with 1 GiB (0.66-0.69 of CPU), 1.07-1.12 with 4 GiB (1.0 of CPU), the same
+without checkpoints (0.89 against 1.23). Once the VM has given the OS page cache back,
+1.3-1.9 ms whatever the size."""
 
 
 class RecorderUnavailable(RuntimeError):
