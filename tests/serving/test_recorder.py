@@ -112,3 +112,27 @@ def test_a_client_with_the_wrong_key_is_refused(store: Settings) -> None:
     finally:
         client.close()
         owner.stop()
+
+
+def test_a_worker_reconnects_to_the_next_recorder(store: Settings, monkeypatch) -> None:
+    """The recorder's worker restarts: the other worker records in-process meanwhile, then
+    through the recorder the restarted worker starts."""
+    monkeypatch.setattr(recorder, "RECONNECT_SECONDS", 0.0)
+    run = store.home / "run"
+    first, second = _scorer(store), _scorer(store)
+    one, owner = recorder.connect(first, store, run, timeout=60)
+    two, _ = recorder.connect(second, store, run, timeout=60)
+    one.close()
+    owner.stop()
+    two.record_applications([_app("acct_rec_gap")])
+    assert not two.connected
+    again, new_owner = recorder.connect(first, store, run, timeout=60)
+    try:
+        assert new_owner is not None and new_owner.process.pid != owner.process.pid
+        recorded = two.record_applications([_app("acct_rec_back")])
+        assert two.connected
+        assert recorded.features[0]["signups_same_device_1h"] == 1
+    finally:
+        again.close()
+        two.close()
+        new_owner.stop()

@@ -20,8 +20,13 @@ its child process; every worker, that one included, talks to it over a Unix sock
 (abstract, authenticated with a key derived from ``RISKSCORE_HASH_KEY``). The recorder
 takes the same write lock as every other writer (webhooks, ``score_account``'s audit
 rows, the checkpoint thread), so correctness never depends on it: a worker that cannot
-reach it records in-process, as a single worker does. It exits with the worker that
-started it.
+reach it records in-process, as a single worker does, and tries to reconnect every few
+seconds. It exits with the worker that started it; when the server restarts that worker,
+the new one starts the next recorder.
+
+An application whose recorder went away after recording it but before answering is
+recorded again in-process: it answers 409 (the account exists; ``/score_account``
+scores it).
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ CONNECT_SECONDS = 600.0
 its cache first (~12 s at 1M accounts), and a worker is not ready before it can record."""
 _PARENT_POLL_SECONDS = 0.5
 _ACCEPT_SECONDS = 0.1
+RECONNECT_SECONDS = 5.0
 CACHE_MIB = 1024
 """The recorder's SQLite page cache (at most ``serving_store_cache_mib``). At 1M accounts,
 in-process, groups of 32, record only, the OS page cache warm: 0.77-0.81 ms an
@@ -173,12 +179,17 @@ def _reply(conn: Connection, answer: tuple[str, Any]) -> None:
 # ------------------------------------------------------------------------------ worker side
 
 class RecorderClient:
-    """A worker's connection to the recorder, with ``Scorer``'s recording methods; when
-    the recorder cannot be reached it records with ``scorer`` in-process from then on."""
+    """A worker's connection to the recorder, with ``Scorer``'s recording methods. While
+    the recorder cannot be reached it records with ``scorer`` in-process, and tries to
+    reconnect every ``RECONNECT_SECONDS`` (a worker restarted by the server starts a new
+    recorder)."""
 
-    def __init__(self, scorer: Scorer, conn: Connection) -> None:
+    def __init__(self, scorer: Scorer, reconnect: Callable[[], Connection]) -> None:
         self.scorer = scorer
-        self._conn: Connection | None = conn
+        self._reconnect = reconnect
+        self._conn: Connection | None = reconnect()
+        self._retry_at = 0.0
+        self._closed = False
         self._lock = threading.Lock()
 
     @property
@@ -220,15 +231,18 @@ class RecorderClient:
     def _send(self, message: tuple[Any, ...]) -> Any:
         with self._lock:
             if self._conn is None:
+                self._try_reconnect()
+            if self._conn is None:
                 raise RecorderUnavailable
             try:
                 self._conn.send(message)
                 status, result = self._conn.recv()
             except (OSError, EOFError) as exc:
-                log.error("the recorder went away (%s): recording in-process from now on",
-                          exc)
+                log.error("the recorder went away (%s): recording in-process until it is "
+                          "back", exc)
                 self._conn.close()
                 self._conn = None
+                self._retry_at = time.monotonic() + RECONNECT_SECONDS
                 raise RecorderUnavailable from exc
             except Exception as exc:  # an answer that does not unpickle
                 raise RuntimeError(f"the recorder's answer could not be read: {exc}") from exc
@@ -236,8 +250,19 @@ class RecorderClient:
             raise result
         return result
 
+    def _try_reconnect(self) -> None:
+        if self._closed or time.monotonic() < self._retry_at:
+            return
+        try:
+            self._conn = self._reconnect()
+        except (OSError, AuthenticationError):
+            self._retry_at = time.monotonic() + RECONNECT_SECONDS
+        else:
+            log.info("reconnected to the recorder")
+
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -269,10 +294,10 @@ def connect(scorer: Scorer, settings: Settings, run_dir: Path,
     where = address(settings, server)
     owner = _start_if_first(scorer, settings, where, run_dir / f"recorder-{server}.lock")
     deadline = time.monotonic() + timeout
+    key = _authkey(settings)
     while True:
         try:
-            return RecorderClient(scorer, Client(where, "AF_UNIX",
-                                                 authkey=_authkey(settings))), owner
+            return RecorderClient(scorer, lambda: Client(where, "AF_UNIX", authkey=key)), owner
         except AuthenticationError as exc:
             raise RecorderUnavailable("the recorder refused this worker's key") from exc
         except (ConnectionRefusedError, FileNotFoundError) as exc:
