@@ -53,7 +53,9 @@ def _wal_sizes(tmp_path, name, background):
             with engine.begin() as conn:
                 conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": f"{i:04d}" * 500})
         sizes.append((tmp_path / f"{name}-wal").stat().st_size)
-        time.sleep(0.5)  # the background thread checkpoints everything written
+        # The background thread checkpoints everything written (every 0.01 s; generous for
+        # a thread starved by a loaded CI machine: 0.5 s once saw the WAL not yet recycled).
+        time.sleep(2.0)
         if stop is not None:  # a pass that met the next writer would stop its WAL restart
             stop.set()
             time.sleep(0.1)
