@@ -136,3 +136,15 @@ def test_a_worker_reconnects_to_the_next_recorder(store: Settings, monkeypatch) 
         again.close()
         two.close()
         new_owner.stop()
+
+
+def test_an_answer_that_does_not_pickle_comes_back_as_an_error() -> None:
+    from multiprocessing import Pipe
+
+    class Unpicklable(Exception):  # local: pickle cannot find it
+        pass
+
+    ours, theirs = Pipe()
+    recorder._reply(ours, ("error", Unpicklable("boom")))
+    status, error = theirs.recv()
+    assert status == "error" and isinstance(error, RuntimeError) and "boom" in str(error)

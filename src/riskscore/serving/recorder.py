@@ -170,9 +170,11 @@ def _attempt(call: Callable[..., Any], *args: Any) -> tuple[str, Any]:
 
 def _reply(conn: Connection, answer: tuple[str, Any]) -> None:
     try:
-        conn.send(answer)
-    except (OSError, ValueError):  # the worker went away; an error that does not pickle
-        with contextlib.suppress(OSError, ValueError):
+        conn.send(answer)  # pickled whole before anything is written
+    except OSError:  # the worker went away
+        return
+    except Exception:  # an answer that does not pickle (an exception of a foreign kind)
+        with contextlib.suppress(OSError):
             conn.send(("error", RuntimeError(repr(answer[1]))))
 
 

@@ -29,12 +29,16 @@ from starlette.requests import Request
 
 from riskscore.contracts import Application, Decision
 from riskscore.scoring import STORE_TABLES, DecisionsNotLogged, Scorer
-from riskscore.serving import recorder
 from riskscore.serving.auth import GuardMiddleware, KeyRing
 from riskscore.serving.connections import KeepAliveLimit
 from riskscore.serving.group_commit import ApplicationGroups, ShuttingDown
 from riskscore.serving.readiness import WorkerReadiness
-from riskscore.serving.recorder import RecorderClient, RecorderOwner
+from riskscore.serving.recorder import (
+    RecorderClient,
+    RecorderOwner,
+    RecorderUnavailable,
+)
+from riskscore.serving.recorder import connect as connect_recorder
 from riskscore.settings import Settings, get_settings
 from riskscore.store.engine import SQLITE_CACHE_MIB, warm_cache
 from riskscore.store.errors import AccountNotFound, DuplicateAccount, InvalidData
@@ -180,9 +184,9 @@ class RiskScore:
                 and scorer.engine.url.get_backend_name() == "sqlite"):
             return None
         try:
-            RUNTIME.recorder, RUNTIME.recorder_owner = recorder.connect(
+            RUNTIME.recorder, RUNTIME.recorder_owner = connect_recorder(
                 scorer, settings, settings.home / "run")
-        except recorder.RecorderUnavailable:
+        except RecorderUnavailable:
             log.exception("no store recorder: this worker records in-process")
             return None
         return RUNTIME.recorder
